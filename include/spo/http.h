@@ -1,0 +1,177 @@
+/* spo — HTTP/1.1 client: URL parsing, a request writer, an incremental response parser, and a
+ * keep-alive connection that ties them to a transport.
+ *
+ * The response parser is a push state machine: feed it bytes in any split (one byte at a time works)
+ * and it calls back with the status, each header, and the body in pieces. It never needs the whole
+ * response; its only buffer is one header line of SPO_HTTP_LINE_MAX bytes. It is strict: bare LF,
+ * obs-fold, spaces before the colon, bad chunk sizes, Content-Length together with
+ * Transfer-Encoding, and differing duplicate Content-Length values are errors. */
+#ifndef SPO_HTTP_H
+#define SPO_HTTP_H
+
+#include "spo/base.h"
+
+#ifndef SPO_HTTP_LINE_MAX
+#define SPO_HTTP_LINE_MAX 2048 /* longest status/header/chunk-size line, CRLF excluded */
+#endif
+#ifndef SPO_HTTP_MAX_HEADERS
+#define SPO_HTTP_MAX_HEADERS 64 /* header (and trailer) lines in one response */
+#endif
+#ifndef SPO_HTTP_IO_BUF
+#define SPO_HTTP_IO_BUF 1024 /* receive buffer and request-writer buffer, each */
+#endif
+#ifndef SPO_HTTP_HOST_MAX
+#define SPO_HTTP_HOST_MAX 256 /* longest host name, NUL included */
+#endif
+#ifndef SPO_URL_MAX
+#define SPO_URL_MAX 2048 /* longest URL spo will follow (nextLink), NUL included */
+#endif
+
+/* ---------------------------------------------------------------- URLs */
+
+/* An https URL split into parts; spans point into the parsed string. */
+typedef struct spo_url {
+    spo_span host;   /* without brackets for IPv6 literals; lower-case is not enforced */
+    uint16_t port;   /* 443 when absent */
+    spo_span target; /* path and query, "/" when absent; never empty; fragment dropped */
+} spo_url;
+
+/* Parse an absolute https URL. Rejects other schemes, userinfo, empty or invalid hosts, bad ports,
+ * control characters and spaces. Returns SPO_OK or SPO_E_URL. */
+int spo_url_parse(const char *s, size_t len, spo_url *out);
+
+/* True when a and b name the same origin (host compared case-insensitively, same port). */
+int spo_url_same_origin(const spo_url *a, const spo_url *b);
+
+/* ---------------------------------------------------------------- Retry-After */
+
+#ifndef SPO_RETRY_AFTER_CAP_MS
+#define SPO_RETRY_AFTER_CAP_MS (300u * 1000u) /* longest wait spo honours for one Retry-After */
+#endif
+
+/* Parse a Retry-After value: delay-seconds ("2", and Graph's fractional "2.128") or an HTTP-date
+ * (IMF-fixdate, RFC 850 or asctime) relative to now (seconds since the epoch). Negative values and
+ * dates in the past give 0; values above SPO_RETRY_AFTER_CAP_MS are capped. Returns SPO_OK and *ms,
+ * or SPO_E_HTTP_PARSE for anything else. */
+int spo_http_retry_after(spo_span value, int64_t now, uint32_t *ms);
+
+/* Parse an HTTP-date (the Date header) to seconds since the epoch. SPO_OK or SPO_E_HTTP_PARSE. */
+int spo_http_date(spo_span value, int64_t *out);
+
+/* ---------------------------------------------------------------- response parser */
+
+typedef struct spo_http_callbacks {
+    void *ctx;
+    /* Status line of the final (non-1xx) response. Optional. */
+    int (*on_status)(void *ctx, int status, spo_span reason);
+    /* Each header of the final response, then each trailer, name and value trimmed. Optional. */
+    int (*on_header)(void *ctx, spo_span name, spo_span value);
+    /* All headers seen; the body follows. Optional. */
+    int (*on_headers_done)(void *ctx);
+    /* A piece of the decoded body (chunk framing removed). Optional. */
+    int (*on_body)(void *ctx, const uint8_t *data, size_t len);
+} spo_http_callbacks;
+/* A callback returns 0 to go on; any non-zero value stops the parser, which returns it unchanged. */
+
+/* How the body of the response is delimited, once the headers are parsed. */
+typedef enum spo_http_framing {
+    SPO_HTTP_FRAMING_NONE = 0,   /* no body: 1xx, 204, 304, response to HEAD */
+    SPO_HTTP_FRAMING_LENGTH,     /* Content-Length */
+    SPO_HTTP_FRAMING_CHUNKED,    /* Transfer-Encoding: chunked */
+    SPO_HTTP_FRAMING_CLOSE       /* until the connection closes */
+} spo_http_framing;
+
+enum { SPO_HTTP_REQ_HEAD = 1u << 0 }; /* parser flag: the request was HEAD (no body follows) */
+
+typedef struct spo_http_parser {
+    spo_http_callbacks cb;
+    unsigned flags;
+    uint8_t state;
+    uint8_t sub;             /* sub-state inside a line or chunk */
+    uint8_t framing;         /* spo_http_framing, valid after the headers */
+    uint8_t keep_alive;      /* the connection may be reused after this message */
+    uint8_t done;            /* the message is complete */
+    uint8_t seen_cl, seen_te, te_chunked_last, conn_close, http10;
+    int status;
+    uint16_t nheaders;
+    uint64_t content_length;
+    uint64_t remaining;      /* body or chunk bytes left */
+    size_t line_len;
+    char line[SPO_HTTP_LINE_MAX];
+} spo_http_parser;
+
+/* Start parsing a new response. */
+void spo_http_parser_init(spo_http_parser *p, const spo_http_callbacks *cb, unsigned flags);
+
+/* Feed len bytes. Returns the number consumed: len, or less when the message ended inside the
+ * buffer (the rest belongs to the next response), or a negative status (SPO_E_HTTP_*), or the
+ * non-zero value a callback returned. After an error the parser stays failed. */
+long spo_http_parser_feed(spo_http_parser *p, const uint8_t *data, size_t len);
+
+/* The connection ended. Returns SPO_OK if that completes the message (close-delimited body),
+ * SPO_E_HTTP_TRUNCATED otherwise. */
+int spo_http_parser_eof(spo_http_parser *p);
+
+/* ---------------------------------------------------------------- connection */
+
+/* What the connection runs on: TLS in spo, a fake in tests. Same contracts as spo_tls_*. */
+typedef struct spo_http_transport {
+    void *ctx;
+    int (*connect)(void *ctx, const char *host, uint16_t port);
+    int (*send)(void *ctx, const uint8_t *buf, size_t len); /* all or error */
+    int (*recv)(void *ctx, uint8_t *buf, size_t len);       /* >0, 0 closed, <0 error */
+    void (*close)(void *ctx);
+} spo_http_transport;
+
+typedef struct spo_http_header {
+    const char *name;
+    spo_span value;
+    uint8_t secret; /* shown as [redacted] in traces */
+} spo_http_header;
+
+typedef struct spo_http_request {
+    const char *method;              /* "GET", "POST" */
+    const spo_url *url;              /* host, port, target */
+    const spo_http_header *headers;  /* extra headers; Host, Content-Length, User-Agent added */
+    size_t nheaders;
+    const uint8_t *body;             /* may hold secrets: never traced */
+    size_t body_len;
+} spo_http_request;
+
+/* Called after each exchange for --verbose: method, host, target, status (or negative error) and
+ * elapsed milliseconds. Never given headers or bodies. */
+typedef void (*spo_http_trace_fn)(void *ctx, const char *method, spo_span host, spo_span target,
+                                  int status, uint32_t ms);
+
+typedef struct spo_http_conn {
+    spo_http_transport tr;
+    uint64_t (*now_ms)(void *ctx); /* monotonic clock for traces; may be NULL */
+    void *now_ctx;
+    spo_http_trace_fn trace;
+    void *trace_ctx;
+    const char *user_agent;
+    char host[SPO_HTTP_HOST_MAX];
+    uint16_t port;
+    uint8_t connected;
+    uint8_t reused;      /* at least one exchange already ran on this connection */
+    size_t rx_len, rx_off;
+    uint8_t rx[SPO_HTTP_IO_BUF];
+    uint8_t tx[SPO_HTTP_IO_BUF];
+    spo_http_parser parser;
+} spo_http_conn;
+
+/* Prepare a connection object (nothing is opened). */
+void spo_http_conn_init(spo_http_conn *c, const spo_http_transport *tr, const char *user_agent);
+
+/* Run one exchange: connect (or reuse the open connection if it goes to the same host and port),
+ * write the request, and parse the response, calling cb as it arrives. If a reused connection turns
+ * out to be closed before any byte of the answer, reconnect and send again once. After the answer,
+ * the connection stays open if the server allows keep-alive, else it is closed. On any error the
+ * connection is closed. Returns the HTTP status (>= 100) or a negative status. */
+int spo_http_conn_exchange(spo_http_conn *c, const spo_http_request *req,
+                           const spo_http_callbacks *cb);
+
+/* Close the connection if open. */
+void spo_http_conn_close(spo_http_conn *c);
+
+#endif

@@ -1,0 +1,88 @@
+/* spo — the client: one struct that holds everything (no heap), wiring port → TLS → HTTP → JSON →
+ * auth and Graph together. This is the library API most programs need.
+ *
+ *   static spo_client c;                       // ~14 KB, all of spo's state
+ *   spo_config cfg = { .tenant = ..., .client_id = ..., .client_secret = ... };
+ *   if (spo_client_init(&c, spo_port_posix(), &cfg) == SPO_OK)
+ *       rc = spo_client_sites(&c, NULL, on_site, NULL);
+ *   spo_client_cleanup(&c);                     // closes, zeroes secret and token
+ */
+#ifndef SPO_SPO_H
+#define SPO_SPO_H
+
+#include "spo/auth.h"
+#include "spo/graph.h"
+#include "spo/tls.h"
+
+#define SPO_VERSION "0.1.0"
+
+#ifndef SPO_DEFAULT_AUTHORITY
+#define SPO_DEFAULT_AUTHORITY "https://login.microsoftonline.com"
+#endif
+#ifndef SPO_DEFAULT_GRAPH
+#define SPO_DEFAULT_GRAPH "https://graph.microsoft.com"
+#endif
+#ifndef SPO_DEFAULT_CA_FILE
+#define SPO_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt" /* Debian's system bundle */
+#endif
+#ifndef SPO_TIMEOUT_MS
+#define SPO_TIMEOUT_MS 30000u /* connect and each receive */
+#endif
+#ifndef SPO_CFG_URL_MAX
+#define SPO_CFG_URL_MAX 256 /* authority host URL, scope */
+#endif
+#ifndef SPO_ID_MAX
+#define SPO_ID_MAX 128 /* tenant or client id + NUL */
+#endif
+
+typedef struct spo_config {
+    const char *tenant;         /* AZURE_TENANT_ID */
+    const char *client_id;      /* AZURE_CLIENT_ID */
+    const char *client_secret;  /* AZURE_CLIENT_SECRET; copied, the caller may wipe its own copy */
+    const char *authority_host; /* AZURE_AUTHORITY_HOST, NULL = SPO_DEFAULT_AUTHORITY */
+    const char *graph_url;      /* SPO_GRAPH_URL, NULL = SPO_DEFAULT_GRAPH */
+    const char *ca_file;        /* SPO_CA_FILE, NULL = SPO_DEFAULT_CA_FILE (unless ca_pem) */
+    const uint8_t *ca_pem;      /* an in-memory PEM bundle instead of a file */
+    size_t ca_pem_len;
+    uint32_t timeout_ms;        /* 0 = SPO_TIMEOUT_MS */
+    uint32_t max_retries;       /* 0 = SPO_GRAPH_RETRIES */
+    const char *user_agent;     /* NULL = "NONISV|spo|spo/<version>" (SharePoint's decoration) */
+    spo_http_trace_fn trace;    /* --verbose: one call per HTTP exchange, never with secrets */
+    void *trace_ctx;
+} spo_config;
+
+typedef struct spo_client {
+    const spo_port *port;
+    char tenant[SPO_ID_MAX];
+    char client_id[SPO_ID_MAX];
+    char secret[SPO_SECRET_MAX];
+    char authority[SPO_CFG_URL_MAX];
+    char scope[SPO_CFG_URL_MAX];
+    spo_auth_config auth_cfg;
+    spo_diag diag;
+    spo_tls tls;
+    spo_http_conn http;
+    spo_json_reader reader;
+    spo_auth auth;
+    spo_graph graph;
+    uint8_t ready;
+} spo_client;
+
+/* Check and copy the configuration, set up TLS (nothing is sent yet). Returns SPO_OK, SPO_E_ARG
+ * (a required setting is missing or too long: see spo_client_diag()->message), SPO_E_URL, or a TLS
+ * status. Call spo_client_cleanup() in every case. */
+int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg);
+
+/* The current token, acquired or reused (fresh until 5 minutes before expiry). */
+int spo_client_token(spo_client *c, const spo_token **out);
+
+/* List sites (all of them, or those matching search), calling fn for each as it is parsed. */
+int spo_client_sites(spo_client *c, const char *search, spo_site_fn fn, void *ctx);
+
+/* What went wrong last, for messages. */
+const spo_diag *spo_client_diag(const spo_client *c);
+
+/* Close the connection and zero the secret, the token and every buffer that held them. */
+void spo_client_cleanup(spo_client *c);
+
+#endif

@@ -1,0 +1,220 @@
+/* Client-credentials token requests. */
+#include "spo/auth.h"
+
+#include <mbedtls/platform_util.h>
+#include <string.h>
+
+int spo_form_append(char *dst, size_t cap, size_t *pos, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t p = *pos;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        int keep = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                   ch == '-' || ch == '.' || ch == '_' || ch == '~';
+        size_t need = keep ? 1 : 3;
+        if (cap - p <= need) /* keep room for the NUL */
+            return SPO_E_TOO_LONG;
+        if (keep) {
+            dst[p++] = (char)ch;
+        } else {
+            dst[p++] = '%';
+            dst[p++] = hex[ch >> 4];
+            dst[p++] = hex[ch & 15];
+        }
+    }
+    dst[p] = '\0';
+    *pos = p;
+    return SPO_OK;
+}
+
+static int append_raw(char *dst, size_t cap, size_t *pos, const char *s)
+{
+    size_t n = strlen(s);
+    if (cap - *pos <= n)
+        return SPO_E_TOO_LONG;
+    memcpy(dst + *pos, s, n + 1);
+    *pos += n;
+    return SPO_OK;
+}
+
+void spo_auth_aadsts(const char *d, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    if (strncmp(d, "AADSTS", 6) != 0 || cap < 16)
+        return;
+    while (n < 6 + 9 && (n < 6 || (d[n] >= '0' && d[n] <= '9')))
+        n++;
+    if (n == 6)
+        return;
+    memcpy(out, d, n);
+    out[n] = '\0';
+}
+
+int spo_token_fresh(const spo_token *t, uint64_t now_ms)
+{
+    if (t->len == 0)
+        return 0;
+    uint64_t life_ms = (uint64_t)t->lifetime_s * 1000u;
+    uint64_t margin = (uint64_t)SPO_TOKEN_REFRESH_MARGIN_S * 1000u;
+    /* A short-lived token would never be "fresh" with a fixed margin: keep it half its life. */
+    uint64_t usable = life_ms > 2 * margin ? life_ms - margin : life_ms / 2;
+    return now_ms >= t->obtained_ms && now_ms - t->obtained_ms < usable;
+}
+
+void spo_auth_wipe(spo_auth *a)
+{
+    mbedtls_platform_zeroize(a, sizeof *a);
+}
+
+/* The body is JSON for success and for errors alike; statuses only decide how to read it. */
+typedef struct token_read {
+    spo_json_reader *r;
+    int status;
+    int json_err;
+} token_read;
+
+static int on_status(void *ctx, int status, spo_span reason)
+{
+    (void)reason;
+    ((token_read *)ctx)->status = status;
+    return 0;
+}
+
+static int on_body(void *ctx, const uint8_t *data, size_t len)
+{
+    token_read *t = ctx;
+    if (t->json_err)
+        return 0;
+    int rc = spo_json_reader_feed(t->r, data, len);
+    if (rc != SPO_OK)
+        t->json_err = rc;
+    return 0; /* read the rest so the error (if any) is reported with its HTTP status */
+}
+
+/* Parse expires_in, which Entra sends as a number and v1-style endpoints as a string. */
+static int parse_lifetime(const char *s, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (!*s)
+        return SPO_E_JSON_SHAPE;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > 100000000u)
+            return SPO_E_JSON_SHAPE;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    *out = (uint32_t)v;
+    return SPO_OK;
+}
+
+static void set_diag_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = 0;
+    /* first line only: descriptions end in "\r\nTrace ID: ..." */
+    while (src[n] && src[n] != '\r' && src[n] != '\n' && n + 1 < cap)
+        n++;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_http_conn *conn,
+                                spo_json_reader *r, uint64_t now_ms, int64_t wall,
+                                spo_diag *diag)
+{
+    int rc;
+    size_t pos = 0;
+    char *b = a->body;
+    const size_t cap = sizeof a->body;
+    char target[SPO_AUTH_URL_MAX];
+    spo_url url;
+
+    memset(diag, 0, sizeof *diag);
+    if (!cfg->authority || !cfg->tenant || !cfg->client_id || !cfg->secret || !cfg->scope)
+        return SPO_E_ARG;
+
+    /* {authority}/{tenant}/oauth2/v2.0/token; the authority may carry a path (ADFS-style hosts). */
+    size_t alen = strlen(cfg->authority);
+    while (alen > 0 && cfg->authority[alen - 1] == '/')
+        alen--;
+    size_t tlen = strlen(cfg->tenant);
+    static const char tail[] = "/oauth2/v2.0/token";
+    if (alen + 1 + tlen + sizeof tail > sizeof target)
+        return SPO_E_TOO_LONG;
+    memcpy(target, cfg->authority, alen);
+    target[alen] = '/';
+    memcpy(target + alen + 1, cfg->tenant, tlen);
+    memcpy(target + alen + 1 + tlen, tail, sizeof tail);
+    rc = spo_url_parse(target, strlen(target), &url);
+    if (rc != SPO_OK)
+        return rc;
+
+    if ((rc = append_raw(b, cap, &pos, "grant_type=client_credentials&client_id=")) ||
+        (rc = spo_form_append(b, cap, &pos, cfg->client_id, strlen(cfg->client_id))) ||
+        (rc = append_raw(b, cap, &pos, "&scope=")) ||
+        (rc = spo_form_append(b, cap, &pos, cfg->scope, strlen(cfg->scope))) ||
+        (rc = append_raw(b, cap, &pos, "&client_secret=")) ||
+        (rc = spo_form_append(b, cap, &pos, cfg->secret, strlen(cfg->secret)))) {
+        mbedtls_platform_zeroize(a->body, sizeof a->body);
+        return rc;
+    }
+
+    static const spo_http_header hdr[] = {
+        { "Content-Type", SPO_SPAN_LIT("application/x-www-form-urlencoded"), 0 },
+    };
+    spo_http_request req = { "POST", &url, hdr, 1, (const uint8_t *)b, pos };
+
+    spo_token *t = &a->token;
+    mbedtls_platform_zeroize(t, sizeof *t);
+    spo_json_capture caps[] = {
+        { { "access_token", NULL }, t->bearer + SPO_BEARER_PREFIX_LEN, SPO_TOKEN_MAX, 0, 0, 0, 0, 0 },
+        { { "expires_in", NULL }, a->expires_in, sizeof a->expires_in, 1, 0, 0, 0, 0 },
+        { { "token_type", NULL }, a->token_type, sizeof a->token_type, 1, 0, 0, 0, 0 },
+        { { "error", NULL }, diag->code, sizeof diag->code, 1, 0, 0, 0, 0 },
+        { { "error_description", NULL }, diag->message, sizeof diag->message, 1, 0, 0, 0, 0 },
+        { { "trace_id", NULL }, diag->request_id, sizeof diag->request_id, 1, 0, 0, 0, 0 },
+    };
+    spo_json_reader_init(r, caps, sizeof caps / sizeof caps[0], NULL, NULL, NULL);
+    token_read tr = { r, 0, 0 };
+    spo_http_callbacks cb = { &tr, on_status, NULL, NULL, on_body };
+
+    rc = spo_http_conn_exchange(conn, &req, &cb);
+    mbedtls_platform_zeroize(a->body, sizeof a->body);
+    /* One TLS connection at a time: the login host is done with once the token is in hand. */
+    spo_http_conn_close(conn);
+    if (rc < 0) {
+        mbedtls_platform_zeroize(t, sizeof *t);
+        /* The token alone can overflow its buffer; say so rather than "malformed". */
+        return rc;
+    }
+    if (!tr.json_err)
+        tr.json_err = spo_json_reader_finish(r);
+    diag->status = rc;
+
+    if (rc != 200) {
+        mbedtls_platform_zeroize(t, sizeof *t);
+        if (caps[4].found) {
+            char first[SPO_DIAG_TEXT];
+            set_diag_text(first, sizeof first, diag->message);
+            memcpy(diag->message, first, sizeof first);
+            spo_auth_aadsts(diag->message, diag->aadsts, sizeof diag->aadsts);
+        }
+        return SPO_E_AUTH;
+    }
+    if (tr.json_err) {
+        mbedtls_platform_zeroize(t, sizeof *t);
+        return tr.json_err;
+    }
+    uint32_t life = 0;
+    if (!caps[0].found || caps[0].type != SPO_JSON_STRING || caps[0].len == 0 || !caps[1].found ||
+        parse_lifetime(a->expires_in, &life) != SPO_OK) {
+        mbedtls_platform_zeroize(t, sizeof *t);
+        return SPO_E_JSON_SHAPE;
+    }
+    memcpy(t->bearer, SPO_BEARER_PREFIX, SPO_BEARER_PREFIX_LEN);
+    t->len = caps[0].len;
+    t->lifetime_s = life;
+    t->obtained_ms = now_ms;
+    t->expires_wall = wall + (int64_t)life;
+    return SPO_OK;
+}

@@ -1,0 +1,265 @@
+/* spo — the command-line tool, on the library, without heap. */
+#include "spo/spo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static spo_client client; /* all of spo's state: sizeof(spo_client) bytes, see `make memreport` */
+static char out_buf[4096]; /* stdout's buffer: static, so stdio never mallocs one */
+
+typedef struct opts {
+    const char *cmd;
+    const char *search;
+    int json, raw, verbose, help;
+    spo_config cfg;
+    const char *ca_label;
+} opts;
+
+static const char USAGE[] =
+    "usage: spo [OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "SharePoint Online from small devices: app-only sign-in (OAuth 2.0 client credentials)\n"
+    "and Microsoft Graph, in a fixed memory budget.\n"
+    "\n"
+    "commands:\n"
+    "  token            acquire an app-only token; print that it worked and when it expires\n"
+    "  sites            list the tenant's sites, one per line: displayName<TAB>webUrl\n"
+    "\n"
+    "configuration (environment, Azure Identity's names; the options override):\n"
+    "  AZURE_TENANT_ID       --tenant ID        Directory (tenant) ID or verified domain\n"
+    "  AZURE_CLIENT_ID       --client-id ID     Application (client) ID\n"
+    "  AZURE_CLIENT_SECRET                      client secret *value* (environment only, so it\n"
+    "                                           never shows in the process list)\n"
+    "  AZURE_AUTHORITY_HOST  --authority URL    default https://login.microsoftonline.com\n"
+    "  SPO_GRAPH_URL         --graph-url URL    default https://graph.microsoft.com\n"
+    "  SPO_CA_FILE           --ca-file FILE     PEM bundle to trust instead of the system one\n"
+    "                                           (" SPO_DEFAULT_CA_FILE ")\n"
+    "\n"
+    "options:\n"
+    "  --timeout SECONDS   connect/receive timeout (default 30)\n"
+    "  --verbose           each request, status and time on stderr (secrets as [redacted])\n"
+    "  --version, --help   (also: spo COMMAND --help)\n"
+    "\n"
+    "exit status: 0 success, 1 failure (one line on stderr says why and what to do), 2 usage.\n";
+
+static const char USAGE_TOKEN[] =
+    "usage: spo token [--raw]\n"
+    "\n"
+    "Acquire an app-only token for Microsoft Graph with the client-credentials grant and print\n"
+    "that it worked and when it expires. The token itself is printed only with --raw (alone on\n"
+    "one line, for scripts); treat that output as a password.\n";
+
+static const char USAGE_SITES[] =
+    "usage: spo sites [--search TEXT] [--json]\n"
+    "\n"
+    "List every site of the tenant (GET /v1.0/sites, following each @odata.nextLink), or those\n"
+    "matching TEXT. Sites are printed as they arrive: displayName<TAB>webUrl, or with --json one\n"
+    "object per line: {\"id\":...,\"displayName\":...,\"webUrl\":...}, strings byte for byte as\n"
+    "Graph sent them. Needs the Application permission Sites.Read.All with admin consent.\n"
+    "If the listing fails part-way the exit status is 1: a partial list never exits 0.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "spo: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see spo --help)\n");
+    return 2;
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* ------------------------------------------------------------------ output */
+
+static int put_stdout(void *ctx, const char *s, size_t n)
+{
+    (void)ctx;
+    return fwrite(s, 1, n, stdout) == n ? 0 : SPO_E_ABORTED;
+}
+
+typedef struct sites_out {
+    int json;
+    int tty;
+    uint64_t count;
+} sites_out;
+
+/* Text mode is one site per line: control characters (never seen in real names) become spaces
+ * so that a line is always a site. --json keeps every byte. */
+static void put_text(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        putchar(ch < 0x20 || ch == 0x7f ? ' ' : ch);
+    }
+}
+
+static int on_site(void *ctx, const spo_site *s)
+{
+    sites_out *o = ctx;
+    if (o->json) {
+        fputs("{\"id\":", stdout);
+        spo_json_write_string(put_stdout, NULL, s->id, s->id_len);
+        fputs(",\"displayName\":", stdout);
+        spo_json_write_string(put_stdout, NULL, s->display_name, s->display_name_len);
+        fputs(",\"webUrl\":", stdout);
+        spo_json_write_string(put_stdout, NULL, s->web_url, s->web_url_len);
+        fputs("}\n", stdout);
+    } else {
+        put_text(s->display_name, s->display_name_len);
+        putchar('\t');
+        put_text(s->web_url, s->web_url_len);
+        putchar('\n');
+    }
+    o->count++;
+    if (o->tty)
+        fflush(stdout);
+    if (ferror(stdout))
+        return SPO_E_ABORTED; /* a closed pipe: stop asking Graph for more */
+    return 0;
+}
+
+/* ------------------------------------------------------------------ verbose trace */
+
+static void trace(void *ctx, const char *method, spo_span host, spo_span target, int status,
+                  uint32_t ms)
+{
+    (void)ctx;
+    int is_token = target.len >= 6 && memcmp(target.ptr + target.len - 6, "/token", 6) == 0;
+    fprintf(stderr, "spo: %s https://%.*s%.*s [%s] -> ", method, (int)host.len, host.ptr,
+            (int)target.len, target.ptr,
+            is_token ? "client_secret=[redacted]" : "Authorization: Bearer [redacted]");
+    if (status >= 100)
+        fprintf(stderr, "%d in %u ms\n", status, ms);
+    else
+        fprintf(stderr, "failed (%s) after %u ms\n", spo_strerror(status), ms);
+}
+
+/* ------------------------------------------------------------------ main */
+
+static int parse_args(int argc, char **argv, opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE(field)                                                  \
+    do {                                                             \
+        if (!next)                                                   \
+            return usage_error("option %s needs a value", a);        \
+        field = next;                                                \
+        i++;                                                         \
+    } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) o->help = 1;
+        else if (!strcmp(a, "--version")) { printf("spo %s (mbedTLS 3.6, jsmn 1.1)\n", SPO_VERSION); exit(0); }
+        else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) o->verbose = 1;
+        else if (!strcmp(a, "--json") && o->cmd && !strcmp(o->cmd, "sites")) o->json = 1;
+        else if (!strcmp(a, "--raw") && o->cmd && !strcmp(o->cmd, "token")) o->raw = 1;
+        else if (!strcmp(a, "--search") && o->cmd && !strcmp(o->cmd, "sites")) TAKE(o->search);
+        else if (!strcmp(a, "--tenant")) TAKE(o->cfg.tenant);
+        else if (!strcmp(a, "--client-id")) TAKE(o->cfg.client_id);
+        else if (!strcmp(a, "--authority")) TAKE(o->cfg.authority_host);
+        else if (!strcmp(a, "--graph-url")) TAKE(o->cfg.graph_url);
+        else if (!strcmp(a, "--ca-file")) TAKE(o->cfg.ca_file);
+        else if (!strcmp(a, "--timeout")) {
+            const char *v;
+            TAKE(v);
+            char *end;
+            long s = strtol(v, &end, 10);
+            if (*end || s < 1 || s > 3600)
+                return usage_error("--timeout takes seconds from 1 to 3600, not '%s'", v);
+            o->cfg.timeout_ms = (uint32_t)s * 1000u;
+        } else if (a[0] == '-') return usage_error("unknown option '%s'", a);
+        else if (!o->cmd) {
+            if (strcmp(a, "token") && strcmp(a, "sites"))
+                return usage_error("unknown command '%s'", a);
+            o->cmd = a;
+        } else return usage_error("unexpected argument '%s'", a);
+#undef TAKE
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
+    spo_memreport_begin();
+    opts o;
+    memset(&o, 0, sizeof o);
+    o.cfg.tenant = env("AZURE_TENANT_ID");
+    o.cfg.client_id = env("AZURE_CLIENT_ID");
+    o.cfg.authority_host = env("AZURE_AUTHORITY_HOST");
+    o.cfg.graph_url = env("SPO_GRAPH_URL");
+    o.cfg.ca_file = env("SPO_CA_FILE");
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc;
+    if (o.help || !o.cmd) {
+        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN : USAGE_SITES, o.cmd || o.help ? stdout : stderr);
+        return o.help ? 0 : 2;
+    }
+
+    /* The secret is copied into the client; the environment's copy is wiped so that it does not
+     * linger in /proc/PID/environ for the rest of the run. */
+    char *secret = getenv("AZURE_CLIENT_SECRET");
+    o.cfg.client_secret = secret;
+    if (o.verbose) {
+        o.cfg.trace = trace;
+    }
+
+    const char *missing = !o.cfg.tenant ? "AZURE_TENANT_ID (or --tenant)"
+                        : !o.cfg.client_id ? "AZURE_CLIENT_ID (or --client-id)"
+                        : !secret || !*secret ? "AZURE_CLIENT_SECRET" : NULL;
+    if (missing) {
+        fprintf(stderr, "spo: %s is not set: see 'spo --help' and the README's \"Use it with your "
+                        "tenant\" for the app registration it comes from\n", missing);
+        return 2;
+    }
+
+    rc = spo_client_init(&client, spo_port_posix(), &o.cfg);
+    if (secret)
+        spo_cli_wipe(secret, strlen(secret));
+    int status = 0;
+    if (rc != SPO_OK) {
+        spo_cli_explain(&client, &o.cfg, "setup", rc, 0);
+        status = 1;
+    } else if (!strcmp(o.cmd, "token")) {
+        const spo_token *t;
+        rc = spo_client_token(&client, &t);
+        if (rc != SPO_OK) {
+            spo_cli_explain(&client, &o.cfg, "token", rc, 0);
+            status = 1;
+        } else if (o.raw) {
+            fwrite(t->bearer + SPO_BEARER_PREFIX_LEN, 1, t->len, stdout);
+            putchar('\n');
+        } else {
+            printf("token acquired: %zu bytes, valid for %u s, expires %s\n", t->len,
+                   t->lifetime_s, spo_cli_utc(t->expires_wall));
+        }
+    } else {
+        sites_out so = { o.json, isatty(1), 0 };
+        rc = spo_client_sites(&client, o.search, on_site, &so);
+        fflush(stdout);
+        if (rc != SPO_OK) {
+            spo_cli_explain(&client, &o.cfg, "sites", rc, so.count);
+            status = 1;
+        } else if (so.count == 0) {
+            fprintf(stderr, "spo: no sites%s. If the tenant has sites, the app may lack the "
+                            "Application permission Sites.Read.All (or use Sites.Selected without "
+                            "grants)\n", o.search ? " match" : "");
+        }
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (!status)
+            fprintf(stderr, "spo: could not write the output\n");
+        status = 1;
+    }
+    spo_memreport_end(&client);
+    spo_client_cleanup(&client);
+    return status;
+}

@@ -1,0 +1,212 @@
+/* Errors a user can meet, each with what to do about it. */
+#include <mbedtls/platform_util.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+void spo_cli_wipe(char *p, size_t n)
+{
+    mbedtls_platform_zeroize(p, n);
+}
+
+const char *spo_cli_utc(int64_t t)
+{
+    static char buf[32];
+    int64_t days = t / 86400, sec = t % 86400;
+    if (sec < 0) {
+        sec += 86400;
+        days--;
+    }
+    /* civil-from-days (Howard Hinnant's algorithm, public domain arithmetic) */
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)(y + (m <= 2)),
+             (long long)m, (long long)d, (long long)(sec / 3600), (long long)(sec / 60 % 60),
+             (long long)(sec % 60));
+    return buf;
+}
+
+typedef struct remedy {
+    const char *code;
+    const char *text;
+} remedy;
+
+/* The AADSTS codes a device owner meets, and the setting each one points at. */
+static const remedy AADSTS[] = {
+    { "AADSTS7000215", "the client secret is wrong: AZURE_CLIENT_SECRET must be the secret's Value "
+                       "(shown once, when it was created), not its Secret ID" },
+    { "AADSTS7000222", "the client secret has expired: create a new one under App registrations > "
+                       "Certificates & secrets and update AZURE_CLIENT_SECRET" },
+    { "AADSTS700016", "no application with this AZURE_CLIENT_ID in the tenant: use the Application "
+                      "(client) ID, not the Object ID, and check AZURE_TENANT_ID" },
+    { "AADSTS90002", "tenant not found: check AZURE_TENANT_ID (the Directory (tenant) ID or a "
+                     "verified domain) and that AZURE_AUTHORITY_HOST is your cloud's" },
+    { "AADSTS1002012", "the scope must be '<Graph URL>/.default' for app-only sign-in: check "
+                       "SPO_GRAPH_URL" },
+    { "AADSTS70011", "the scope is not valid: SPO_GRAPH_URL must be the Graph root, e.g. "
+                     "https://graph.microsoft.com" },
+    { "AADSTS500011", "the resource is not in this tenant: SPO_GRAPH_URL is wrong or belongs to "
+                      "another cloud" },
+    { "AADSTS7000218", "no client credential reached the service: set AZURE_CLIENT_SECRET" },
+    { "AADSTS700024", "the device clock is wrong: set it (NTP) and retry" },
+    { "AADSTS7000112", "the application is disabled: an administrator must enable it" },
+    { "AADSTS50059", "use the tenant's ID or domain in AZURE_TENANT_ID, not 'common'" },
+    { "AADSTS90019", "use the tenant's ID or domain in AZURE_TENANT_ID, not 'common'" },
+    { "AADSTS50196", "too many token requests in a short time: wait a minute" },
+};
+
+static const char *aadsts_remedy(const char *code)
+{
+    for (size_t i = 0; i < sizeof AADSTS / sizeof AADSTS[0]; i++)
+        if (!strcmp(AADSTS[i].code, code))
+            return AADSTS[i].text;
+    return NULL;
+}
+
+static const char *graph_remedy(int status, const char *code)
+{
+    if (status == 403)
+        return "the app needs the *Application* permission Sites.Read.All (Microsoft Graph > "
+               "Application permissions) with admin consent granted; delegated permissions do "
+               "not apply to app-only sign-in";
+    if (status == 401)
+        return "Graph refused a fresh token: check that SPO_GRAPH_URL is the Graph root the token "
+               "was issued for";
+    if (status == 404)
+        return "not found: check SPO_GRAPH_URL";
+    if (status == 429 || status == 503 || status == 504)
+        return "the service is throttling this app: try again later, less often";
+    (void)code;
+    return "retry later; if it persists, quote the request-id to Microsoft support";
+}
+
+static void host_of(const spo_client *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", c->http.host[0] ? c->http.host : "the server");
+}
+
+void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *what, int rc,
+                     uint64_t delivered)
+{
+    const spo_diag *d = &c->diag;
+    char host[SPO_HTTP_HOST_MAX];
+    host_of(c, host, sizeof host);
+    char partial[96] = "";
+    if (delivered)
+        snprintf(partial, sizeof partial, " (after %llu sites; the list is incomplete)",
+                 (unsigned long long)delivered);
+    const char *ca = cfg->ca_pem ? "the built-in bundle"
+                     : cfg->ca_file ? cfg->ca_file : SPO_DEFAULT_CA_FILE;
+
+    switch (rc) {
+    case SPO_E_AUTH: {
+        const char *r = d->aadsts[0] ? aadsts_remedy(d->aadsts) : NULL;
+        fprintf(stderr, "spo: sign-in refused by %s: %s (%s, HTTP %d): %s%s\n", host,
+                d->aadsts[0] ? d->aadsts : "no AADSTS code", d->code[0] ? d->code : "no error code",
+                d->status, r ? r : "the service said: ",
+                r ? "" : d->message[0] ? d->message : "(nothing)");
+        return;
+    }
+    case SPO_E_GRAPH:
+    case SPO_E_THROTTLED:
+        fprintf(stderr, "spo: %s failed%s: Graph answered HTTP %d %s (request-id %s): %s%s%s%s\n",
+                what, partial, d->status, d->code[0] ? d->code : "-",
+                d->request_id[0] ? d->request_id : "none",
+                rc == SPO_E_THROTTLED ? "still throttled after every retry; " : "",
+                graph_remedy(d->status, d->code), d->message[0] ? ". Graph said: " : "",
+                d->message);
+        return;
+    case SPO_E_TLS_VERIFY: {
+        unsigned why = spo_tls_verify_reason(&c->tls);
+        const char *r = why & SPO_TLS_BAD_HOST ? "the certificate does not name this host (wrong URL, or something is intercepting the connection)"
+                      : why & SPO_TLS_BAD_EXPIRED ? "the certificate has expired, or the device clock is wrong: check the date"
+                      : why & SPO_TLS_BAD_FUTURE ? "the certificate is not valid yet: the device clock is probably wrong"
+                      : why & SPO_TLS_BAD_UNTRUSTED ? "it is not signed by a CA in the trusted bundle: set SPO_CA_FILE to the right PEM bundle"
+                      : "it was refused (revoked, wrong key usage or weak signature)";
+        fprintf(stderr, "spo: %s failed%s: the TLS certificate of %s was refused: %s (trusted bundle: %s)\n",
+                what, partial, host, r, ca);
+        return;
+    }
+    case SPO_E_TLS_POOL:
+        fprintf(stderr, "spo: %s failed%s: the TLS memory pool (%u bytes) ran out during the handshake "
+                        "with %s: rebuild with a larger SPO_TLS_POOL_SIZE\n",
+                what, partial, (unsigned)SPO_TLS_POOL_SIZE, host);
+        return;
+    case SPO_E_TLS_TRUST:
+        fprintf(stderr, "spo: %s failed: cannot read a certificate from %s: install ca-certificates "
+                        "or point SPO_CA_FILE at a PEM bundle\n", what, ca);
+        return;
+    case SPO_E_TLS:
+        fprintf(stderr, "spo: %s failed%s: TLS with %s failed (mbedTLS -0x%04x): is it an HTTPS "
+                        "server? check the URL and any proxy in between\n",
+                what, partial, host, (unsigned)-c->tls.last_mbedtls_err);
+        return;
+    case SPO_E_NET_CONNECT:
+        fprintf(stderr, "spo: %s failed%s: cannot connect to %s: check the URL, DNS and the network\n",
+                what, partial, host);
+        return;
+    case SPO_E_NET_TIMEOUT:
+        fprintf(stderr, "spo: %s failed%s: %s did not answer in time: check the network, or raise "
+                        "--timeout\n", what, partial, host);
+        return;
+    case SPO_E_NET_CLOSED:
+    case SPO_E_NET_IO:
+    case SPO_E_HTTP_TRUNCATED:
+        fprintf(stderr, "spo: %s failed%s: the connection to %s kept breaking (%s) after every "
+                        "retry: check the network\n", what, partial, host, spo_strerror(rc));
+        return;
+    case SPO_E_HTTP_PARSE:
+    case SPO_E_HTTP_FRAMING:
+        fprintf(stderr, "spo: %s failed%s: %s sent a malformed HTTP response (%s): a proxy in "
+                        "between may be at fault\n", what, partial, host, spo_strerror(rc));
+        return;
+    case SPO_E_HTTP_LINE:
+    case SPO_E_HTTP_HEADERS:
+        fprintf(stderr, "spo: %s failed%s: %s sent %s (limits SPO_HTTP_LINE_MAX=%d, "
+                        "SPO_HTTP_MAX_HEADERS=%d): rebuild with larger limits if this server is "
+                        "legitimate\n", what, partial, host, rc == SPO_E_HTTP_LINE ? "a header line that is too long" : "too many headers",
+                SPO_HTTP_LINE_MAX, SPO_HTTP_MAX_HEADERS);
+        return;
+    case SPO_E_JSON_SYNTAX:
+    case SPO_E_JSON_SHAPE:
+    case SPO_E_JSON_DEPTH:
+        fprintf(stderr, "spo: %s failed%s: %s sent an answer that is not the JSON Graph documents (%s)\n",
+                what, partial, host, spo_strerror(rc));
+        return;
+    case SPO_E_JSON_TOO_BIG:
+        fprintf(stderr, "spo: %s failed%s: one record from %s is larger than SPO_JSON_WINDOW (%d "
+                        "bytes) or SPO_JSON_TOKENS (%d): rebuild with a larger window\n",
+                what, partial, host, SPO_JSON_WINDOW, SPO_JSON_TOKENS);
+        return;
+    case SPO_E_TOO_LONG:
+        if (!strcmp(what, "token") || c->auth.token.len == 0)
+            fprintf(stderr, "spo: %s failed: the access token from %s is longer than SPO_TOKEN_MAX "
+                            "(%d bytes): rebuild with a larger SPO_TOKEN_MAX\n", what, host, SPO_TOKEN_MAX);
+        else
+            fprintf(stderr, "spo: %s failed%s: a value from %s (a next-page link?) is longer than "
+                            "its buffer (SPO_URL_MAX=%d)\n", what, partial, host, SPO_URL_MAX);
+        return;
+    case SPO_E_URL_HOST:
+        fprintf(stderr, "spo: %s failed%s: Graph sent a next-page link to another host; refused so "
+                        "that the token is never sent elsewhere\n", what, partial);
+        return;
+    case SPO_E_DEADLINE:
+        fprintf(stderr, "spo: %s failed%s: the service asked to wait longer than the deadline "
+                        "(%u s): try again later\n", what, partial, (unsigned)(SPO_GRAPH_DEADLINE_MS / 1000));
+        return;
+    case SPO_E_ARG:
+    case SPO_E_URL:
+        fprintf(stderr, "spo: configuration: %s\n", d->message[0] ? d->message : spo_strerror(rc));
+        return;
+    case SPO_E_ABORTED:
+        fprintf(stderr, "spo: %s stopped: could not write the output\n", what);
+        return;
+    default:
+        fprintf(stderr, "spo: %s failed%s: %s\n", what, partial, spo_strerror(rc));
+    }
+}

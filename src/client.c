@@ -1,0 +1,180 @@
+/* The client: configuration, the TLS transport under HTTP, and the token provider for Graph. */
+#include "spo/spo.h"
+
+#include <mbedtls/platform_util.h>
+#include <stdio.h>
+#include <string.h>
+
+static int tr_connect(void *ctx, const char *host, uint16_t port)
+{
+    return spo_tls_connect(ctx, host, port);
+}
+static int tr_send(void *ctx, const uint8_t *buf, size_t len)
+{
+    return spo_tls_send(ctx, buf, len);
+}
+static int tr_recv(void *ctx, uint8_t *buf, size_t len)
+{
+    return spo_tls_recv(ctx, buf, len);
+}
+static void tr_close(void *ctx)
+{
+    spo_tls_close(ctx);
+}
+
+static uint64_t clock_ms(void *ctx)
+{
+    const spo_port *p = ctx;
+    return p->monotonic_ms(p->ctx);
+}
+static int64_t clock_wall(void *ctx)
+{
+    const spo_port *p = ctx;
+    return p->wall_time(p->ctx);
+}
+static void clock_sleep(void *ctx, uint32_t ms)
+{
+    const spo_port *p = ctx;
+    p->sleep_ms(p->ctx, ms);
+}
+
+static int copy_setting(char *dst, size_t cap, const char *src, const char *what, spo_diag *d)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n == 0) {
+        snprintf(d->message, sizeof d->message, "%s is not set", what);
+        return SPO_E_ARG;
+    }
+    if (n >= cap) {
+        snprintf(d->message, sizeof d->message, "%s is longer than %zu bytes", what, cap - 1);
+        return SPO_E_TOO_LONG;
+    }
+    memcpy(dst, src, n + 1);
+    return SPO_OK;
+}
+
+static int fetch_token(spo_client *c)
+{
+    const spo_port *p = c->port;
+    return spo_auth_client_credentials(&c->auth, &c->auth_cfg, &c->http, &c->reader,
+                                       p->monotonic_ms(p->ctx), p->wall_time(p->ctx), &c->diag);
+}
+
+static int provide_token(void *ctx, int force, spo_span *out)
+{
+    spo_client *c = ctx;
+    const spo_port *p = c->port;
+    if (force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx))) {
+        int rc = fetch_token(c);
+        if (rc != SPO_OK)
+            return rc;
+    }
+    out->ptr = c->auth.token.bearer;
+    out->len = SPO_BEARER_PREFIX_LEN + c->auth.token.len;
+    return SPO_OK;
+}
+
+int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
+{
+    int rc;
+    memset(c, 0, sizeof *c);
+    c->port = port;
+    spo_diag *d = &c->diag;
+    const char *authority = cfg->authority_host ? cfg->authority_host : SPO_DEFAULT_AUTHORITY;
+    const char *graph = cfg->graph_url ? cfg->graph_url : SPO_DEFAULT_GRAPH;
+
+    if ((rc = copy_setting(c->tenant, sizeof c->tenant, cfg->tenant, "tenant id", d)) ||
+        (rc = copy_setting(c->client_id, sizeof c->client_id, cfg->client_id, "client id", d)) ||
+        (rc = copy_setting(c->secret, sizeof c->secret, cfg->client_secret, "client secret", d)) ||
+        (rc = copy_setting(c->authority, sizeof c->authority, authority, "authority host", d)))
+        return rc;
+
+    /* The scope is the Graph root + "/.default": the only form client credentials accept. */
+    size_t glen = strlen(graph);
+    while (glen > 0 && graph[glen - 1] == '/')
+        glen--;
+    if (glen == 0 || glen + sizeof "/.default" > sizeof c->scope) {
+        snprintf(d->message, sizeof d->message, "Graph URL is empty or too long");
+        return SPO_E_URL;
+    }
+    memcpy(c->scope, graph, glen);
+    memcpy(c->scope + glen, "/.default", sizeof "/.default");
+
+    spo_url probe;
+    if (spo_url_parse(c->authority, strlen(c->authority), &probe) != SPO_OK) {
+        snprintf(d->message, sizeof d->message, "authority host is not an https URL");
+        return SPO_E_URL;
+    }
+
+    c->auth_cfg = (spo_auth_config){ c->authority, c->tenant, c->client_id, c->secret, c->scope };
+
+    if ((rc = spo_tls_global_init(port)) != SPO_OK)
+        return rc;
+    spo_trust trust = { 0 };
+    if (cfg->ca_pem) {
+        trust.pem = cfg->ca_pem;
+        trust.pem_len = cfg->ca_pem_len;
+    } else {
+        trust.pem_path = cfg->ca_file ? cfg->ca_file : SPO_DEFAULT_CA_FILE;
+    }
+    uint32_t timeout = cfg->timeout_ms ? cfg->timeout_ms : SPO_TIMEOUT_MS;
+    if ((rc = spo_tls_init(&c->tls, port, &trust, timeout)) != SPO_OK)
+        return rc;
+
+    spo_http_transport tr = { &c->tls, tr_connect, tr_send, tr_recv, tr_close };
+    spo_http_conn_init(&c->http, &tr, cfg->user_agent ? cfg->user_agent
+                                                      : "NONISV|spo|spo/" SPO_VERSION);
+    c->http.now_ms = clock_ms;
+    c->http.now_ctx = (void *)(uintptr_t)port;
+    c->http.trace = cfg->trace;
+    c->http.trace_ctx = cfg->trace_ctx;
+
+    rc = spo_graph_init(&c->graph, graph, &c->http, &c->reader, &c->diag, provide_token, c);
+    if (rc != SPO_OK) {
+        snprintf(d->message, sizeof d->message, "Graph URL is not an https URL");
+        return rc;
+    }
+    c->graph.now_ms = clock_ms;
+    c->graph.wall = clock_wall;
+    c->graph.sleep_ms = clock_sleep;
+    c->graph.clock_ctx = (void *)(uintptr_t)port;
+    if (cfg->max_retries)
+        c->graph.max_retries = cfg->max_retries;
+    uint32_t seed = 0;
+    if (port->entropy(port->ctx, (uint8_t *)&seed, sizeof seed) == SPO_OK && seed)
+        c->graph.rnd = seed;
+    c->ready = 1;
+    return SPO_OK;
+}
+
+int spo_client_token(spo_client *c, const spo_token **out)
+{
+    if (!c->ready)
+        return SPO_E_ARG;
+    spo_span s;
+    int rc = provide_token(c, 0, &s);
+    if (rc == SPO_OK && out)
+        *out = &c->auth.token;
+    return rc;
+}
+
+int spo_client_sites(spo_client *c, const char *search, spo_site_fn fn, void *ctx)
+{
+    if (!c->ready)
+        return SPO_E_ARG;
+    return spo_graph_list_sites(&c->graph, search, fn, ctx);
+}
+
+const spo_diag *spo_client_diag(const spo_client *c)
+{
+    return &c->diag;
+}
+
+void spo_client_cleanup(spo_client *c)
+{
+    spo_http_conn_close(&c->http);
+    spo_tls_free(&c->tls);
+    /* Everything that held the secret or the token: the secret copy, the form body and token, the
+     * HTTP buffers that carried them, and the JSON window. */
+    mbedtls_platform_zeroize(c, sizeof *c);
+}

@@ -1,0 +1,330 @@
+/* Graph sites listing: paging, throttling, retries and resumption. */
+#include "spo/graph.h"
+
+#include <string.h>
+
+static const char SITES_PATH[] = "/v1.0/sites?$select=id,displayName,webUrl";
+
+int spo_graph_init(spo_graph *g, const char *graph_url, spo_http_conn *conn, spo_json_reader *r,
+                   spo_diag *diag, spo_token_fn get_token, void *token_ctx)
+{
+    memset(g, 0, sizeof *g);
+    size_t n = strlen(graph_url);
+    while (n > 0 && graph_url[n - 1] == '/') /* "https://graph.microsoft.com/" is the same root */
+        n--;
+    if (n + 1 > sizeof g->base_str)
+        return SPO_E_URL;
+    memcpy(g->base_str, graph_url, n);
+    g->base_str[n] = '\0';
+    int rc = spo_url_parse(g->base_str, n, &g->base);
+    if (rc != SPO_OK)
+        return rc;
+    g->conn = conn;
+    g->reader = r;
+    g->diag = diag;
+    g->get_token = get_token;
+    g->token_ctx = token_ctx;
+    g->max_retries = SPO_GRAPH_RETRIES;
+    g->deadline_ms = SPO_GRAPH_DEADLINE_MS;
+    g->backoff_ms = SPO_GRAPH_BACKOFF_MS;
+    g->backoff_cap_ms = SPO_GRAPH_BACKOFF_CAP_MS;
+    g->rnd = 0x9e3779b9u;
+    return SPO_OK;
+}
+
+/* ------------------------------------------------------------------ one page */
+
+typedef struct page {
+    spo_graph *g;
+    spo_site_fn fn;
+    void *ctx;
+    int status;
+    int stop;              /* what fn returned, if non-zero */
+    int json_err;
+    uint64_t skip;         /* elements of this page already delivered by an earlier attempt */
+    uint64_t *delivered;   /* elements of this page delivered so far (all attempts) */
+    uint32_t retry_after_ms;
+    uint8_t has_retry_after;
+} page;
+
+static int ieq(spo_span a, const char *b)
+{
+    size_t n = strlen(b);
+    if (a.len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char x = a.ptr[i], y = b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x + 32);
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
+static int on_status(void *ctx, int status, spo_span reason)
+{
+    (void)reason;
+    ((page *)ctx)->status = status;
+    return 0;
+}
+
+static int on_header(void *ctx, spo_span name, spo_span value)
+{
+    page *p = ctx;
+    if (ieq(name, "request-id")) {
+        size_t n = value.len < sizeof p->g->request_id - 1 ? value.len : sizeof p->g->request_id - 1;
+        memcpy(p->g->request_id, value.ptr, n);
+        p->g->request_id[n] = '\0';
+    } else if (ieq(name, "retry-after")) {
+        uint32_t ms;
+        int64_t now = p->g->wall ? p->g->wall(p->g->clock_ctx) : 0;
+        if (spo_http_retry_after(value, now, &ms) == SPO_OK) {
+            p->retry_after_ms = ms;
+            p->has_retry_after = 1;
+        }
+    }
+    return 0;
+}
+
+static int on_body(void *ctx, const uint8_t *data, size_t len)
+{
+    page *p = ctx;
+    if (p->json_err)
+        return p->status == 200 ? p->json_err : 0;
+    int rc = spo_json_reader_feed(p->g->reader, data, len);
+    if (rc == SPO_OK)
+        return 0;
+    p->json_err = rc;
+    /* A broken success body stops the exchange; an error body is read out for its status. */
+    return p->status == 200 ? rc : 0;
+}
+
+/* Index of the value of member key in the object element, or -1. Without jsmn's parent links, a
+ * value's subtree is skipped by counting the children still owed. */
+static int find_member(const spo_json_elem *e, const char *key)
+{
+    if (e->ntok < 1 || e->tok[0].type != JSMN_OBJECT)
+        return -1;
+    size_t klen = strlen(key);
+    int i = 1;
+    for (int m = 0; m < e->tok[0].size && i + 1 < e->ntok; m++) {
+        const jsmntok_t *k = &e->tok[i];
+        int hit = k->type == JSMN_STRING && (size_t)(k->end - k->start) == klen &&
+                  memcmp(e->js + k->start, key, klen) == 0;
+        int v = i + 1;
+        if (hit)
+            return v;
+        int owed = 1;
+        i = v;
+        while (owed > 0 && i < e->ntok) {
+            owed += e->tok[i].size - 1;
+            i++;
+        }
+    }
+    return -1;
+}
+
+/* Unescape a string member in place: the result is never longer than the escaped text, and the
+ * closing quote's byte takes the NUL. The element is not needed in raw form afterwards. */
+static int take_string(const spo_json_elem *e, const char *key, const char **out, size_t *len)
+{
+    int v = find_member(e, key);
+    if (v < 0 || e->tok[v].type != JSMN_STRING) {
+        *out = "";
+        *len = 0;
+        return v < 0 ? SPO_OK : SPO_E_JSON_SHAPE; /* Graph omits empty fields: absent is fine */
+    }
+    char *s = (char *)(uintptr_t)(e->js + e->tok[v].start);
+    size_t n = (size_t)(e->tok[v].end - e->tok[v].start);
+    int rc = spo_json_unescape(s, n, s, n + 1, len);
+    *out = s;
+    return rc;
+}
+
+static int on_elem(void *ctx, const spo_json_elem *e)
+{
+    page *p = ctx;
+    if (p->status != 200)
+        return 0;
+    if (e->index < p->skip)
+        return 0; /* delivered before the connection broke */
+    spo_site s;
+    int rc;
+    if ((rc = take_string(e, "id", &s.id, &s.id_len)) ||
+        (rc = take_string(e, "displayName", &s.display_name, &s.display_name_len)) ||
+        (rc = take_string(e, "webUrl", &s.web_url, &s.web_url_len)))
+        return rc;
+    if (s.id_len == 0)
+        return SPO_E_JSON_SHAPE; /* every site has an id; without one the list cannot be trusted */
+    (*p->delivered)++;
+    rc = p->fn(p->ctx, &s);
+    if (rc) {
+        p->stop = rc;
+        return rc;
+    }
+    return 0;
+}
+
+static int transient(int rc)
+{
+    return rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
+           rc == SPO_E_NET_IO || rc == SPO_E_HTTP_TRUNCATED;
+}
+
+static int retry_status(int status)
+{
+    return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+static uint32_t next_rand(spo_graph *g)
+{
+    uint32_t x = g->rnd; /* xorshift32: jitter only, not security */
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    g->rnd = x ? x : 1;
+    return g->rnd;
+}
+
+static uint32_t backoff(spo_graph *g, uint32_t attempt)
+{
+    uint64_t b = g->backoff_ms;
+    for (uint32_t i = 0; i < attempt && b < g->backoff_cap_ms; i++)
+        b *= 2;
+    if (b > g->backoff_cap_ms)
+        b = g->backoff_cap_ms;
+    /* "equal jitter": half fixed, half random, so clients that failed together spread out */
+    uint32_t half = (uint32_t)(b / 2);
+    return half + (half ? next_rand(g) % (half + 1) : 0);
+}
+
+static void copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Fetch g->url until it succeeds or fails for good; sites go to fn. */
+static int fetch_page(spo_graph *g, spo_site_fn fn, void *ctx)
+{
+    uint64_t delivered = 0;
+    uint32_t attempt = 0;
+    int refreshed = 0;
+    uint64_t start = g->now_ms ? g->now_ms(g->clock_ctx) : 0;
+
+    for (;;) {
+        spo_url url;
+        int rc = spo_url_parse(g->url, strlen(g->url), &url);
+        if (rc != SPO_OK)
+            return rc;
+        if (!spo_url_same_origin(&url, &g->base))
+            return SPO_E_URL_HOST; /* the bearer token only ever goes to the configured origin */
+
+        spo_span tok;
+        rc = g->get_token(g->token_ctx, 0, &tok);
+        if (rc != SPO_OK)
+            return rc;
+        /* tok is "Bearer <token>", kept that way by the owner so it is never copied. */
+        spo_http_header hdr[1] = { { "Authorization", tok, 1 } };
+        spo_http_request req = { "GET", &url, hdr, 1, NULL, 0 };
+
+        memset(g->diag, 0, sizeof *g->diag);
+        g->next[0] = '\0';
+        g->request_id[0] = '\0';
+        spo_json_capture caps[] = {
+            { { "@odata.nextLink", NULL }, g->next, sizeof g->next, 0, 0, 0, 0, 0 },
+            { { "error", "code", NULL }, g->diag->code, sizeof g->diag->code, 1, 0, 0, 0, 0 },
+            { { "error", "message", NULL }, g->diag->message, sizeof g->diag->message, 1, 0, 0, 0, 0 },
+            { { "error", "innerError", "request-id", NULL }, g->diag->request_id,
+              sizeof g->diag->request_id, 1, 0, 0, 0, 0 },
+        };
+        static const char *const coll[] = { "value", NULL };
+        page p = { g, fn, ctx, 0, 0, 0, delivered, &delivered, 0, 0 };
+        spo_json_reader_init(g->reader, caps, sizeof caps / sizeof caps[0], coll, on_elem, &p);
+        spo_http_callbacks cb = { &p, on_status, on_header, NULL, on_body };
+
+        rc = spo_http_conn_exchange(g->conn, &req, &cb);
+        if (p.stop)
+            return p.stop;
+        if (rc == 200 && !p.json_err)
+            rc = spo_json_reader_finish(g->reader) == SPO_OK ? 200 : SPO_E_JSON_SYNTAX;
+        else if (rc == 200 || (rc < 0 && p.json_err && p.status == 200))
+            rc = p.json_err;
+        if (rc == 200)
+            return SPO_OK;
+
+        if (!g->diag->request_id[0])
+            copy_text(g->diag->request_id, sizeof g->diag->request_id, g->request_id);
+        g->diag->status = rc > 0 ? rc : 0;
+        if (rc == 401 && !refreshed) {
+            refreshed = 1; /* an expired or revoked token: one new token, then give up */
+            spo_span fresh;
+            int trc = g->get_token(g->token_ctx, 1, &fresh);
+            if (trc != SPO_OK)
+                return trc;
+            continue;
+        }
+        if (!(rc > 0 ? retry_status(rc) : transient(rc)))
+            return rc > 0 ? SPO_E_GRAPH : rc;
+        if (attempt >= g->max_retries)
+            return rc > 0 ? (rc == 429 || rc == 503 ? SPO_E_THROTTLED : SPO_E_GRAPH) : rc;
+
+        uint32_t wait = p.has_retry_after ? p.retry_after_ms : backoff(g, attempt);
+        g->diag->retry_after_ms = p.has_retry_after ? p.retry_after_ms : 0;
+        if (g->now_ms) {
+            uint64_t spent = g->now_ms(g->clock_ctx) - start;
+            if (spent + wait > g->deadline_ms)
+                return SPO_E_DEADLINE;
+        }
+        attempt++;
+        g->retries_done++;
+        if (wait && g->sleep_ms)
+            g->sleep_ms(g->clock_ctx, wait);
+    }
+}
+
+int spo_graph_list_sites(spo_graph *g, const char *search, spo_site_fn fn, void *ctx)
+{
+    size_t pos = strlen(g->base_str);
+    if (pos + sizeof SITES_PATH > sizeof g->url)
+        return SPO_E_TOO_LONG;
+    memcpy(g->url, g->base_str, pos);
+    memcpy(g->url + pos, SITES_PATH, sizeof SITES_PATH);
+    pos += sizeof SITES_PATH - 1;
+    if (search) {
+        static const char hex[] = "0123456789ABCDEF";
+        static const char key[] = "&search=";
+        if (pos + sizeof key > sizeof g->url)
+            return SPO_E_TOO_LONG;
+        memcpy(g->url + pos, key, sizeof key);
+        pos += sizeof key - 1;
+        for (const unsigned char *s = (const unsigned char *)search; *s; s++) {
+            int keep = (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+                       (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' || *s == '_' || *s == '~';
+            if (pos + (keep ? 1 : 3) + 1 > sizeof g->url)
+                return SPO_E_TOO_LONG;
+            if (keep) {
+                g->url[pos++] = (char)*s;
+            } else {
+                g->url[pos++] = '%';
+                g->url[pos++] = hex[*s >> 4];
+                g->url[pos++] = hex[*s & 15];
+            }
+        }
+        g->url[pos] = '\0';
+    }
+    g->retries_done = 0;
+    for (;;) {
+        int rc = fetch_page(g, fn, ctx);
+        if (rc != SPO_OK)
+            return rc;
+        if (!g->next[0])
+            return SPO_OK;
+        /* Followed verbatim: the link already carries every query option and its skiptoken. */
+        memcpy(g->url, g->next, sizeof g->url);
+    }
+}
