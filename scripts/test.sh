@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# make test: every unit test (plain and under ASan/UBSan), then the end-to-end tests of the CLI
+# against the emulator (plain, ASan/UBSan, valgrind). Ends with "N passed, N failed".
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export SPO_CONFORMANCE_DIR=${SPO_CONFORMANCE_DIR:-$top/../shared/conformance}
+export SPO_FIXTURES=${SPO_FIXTURES:-$top/../shared/fixtures/ms}
+B=build/linux-host
+BA=build/linux-host-asan
+passed=0 failed=0
+failures=()
+log=build/test-logs; mkdir -p "$log"
+
+make -s cli "$B/spo" "$BA/spo" unit unit-asan || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+run_cmocka() { # name binary
+  local name=$1 bin=$2 out="$log/$1.log"
+  "$bin" >"$out" 2>&1; local rc=$?
+  local p f
+  p=$(grep -Eo '^\[  PASSED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' | tail -1)
+  f=$(grep -Eo '^\[  FAILED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' | tail -1)
+  p=${p:-0}; f=${f:-0}
+  if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi  # crashed or sanitizer report
+  passed=$((passed + p)); failed=$((failed + f))
+  grep -E '^(jsontestsuite|llhttp|pool|tls):' "$out" | sed "s/^/  /"
+  if [ "$f" != 0 ]; then failures+=("$name (see $out)"); fi
+  printf '%-40s %3d passed, %d failed\n' "$name" "$p" "$f"
+}
+
+for t in tests/unit/test_*.c; do
+  n=$(basename "$t" .c)
+  run_cmocka "$n" "$B/tests/$n"
+  run_cmocka "$n[asan]" "$BA/tests/$n"
+done
+
+run_e2e() { # label args...
+  local label=$1; shift
+  local out="$log/e2e-$label.log"
+  /usr/bin/python3 tests/e2e/run.py "$@" >"$out" 2>&1; local rc=$?
+  local line p f
+  line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  p=$(echo "$line" | sed -E 's/^e2e: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  p=${p:-0}; f=${f:-0}
+  if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  grep -E '^FAIL' "$out" | sed "s/^/  /"
+  if [ "$f" != 0 ]; then failures+=("e2e-$label (see $out)"); fi
+  printf '%-40s %3d passed, %d failed\n' "e2e $label" "$p" "$f"
+}
+if [ -f tests/e2e/run.py ]; then
+  run_e2e plain --spo "$B/spo"
+  run_e2e asan --spo "$BA/spo"
+  if [ "${SPO_SKIP_VALGRIND:-0}" != 1 ]; then run_e2e valgrind --spo "$B/spo" --valgrind --quick; fi
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
