@@ -25,7 +25,7 @@
 #define SPO_JSON_WINDOW 2048 /* largest single collection element (one site is ~300 bytes) */
 #endif
 #ifndef SPO_JSON_TOKENS
-#define SPO_JSON_TOKENS 64 /* jsmn tokens per element (a site with $select uses ~9) */
+#define SPO_JSON_TOKENS 32 /* jsmn tokens per element (a site with $select uses ~9) */
 #endif
 #ifndef SPO_JSON_DEPTH_MAX
 #define SPO_JSON_DEPTH_MAX 32 /* deepest nesting accepted anywhere in a document */
@@ -34,17 +34,24 @@
 #define SPO_JSON_PATH_MAX 4 /* keys in a capture or collection path */
 #endif
 #ifndef SPO_JSON_MAX_CAPTURES
-#define SPO_JSON_MAX_CAPTURES 8
+#define SPO_JSON_MAX_CAPTURES 8 /* at most 31 */
+#endif
+#ifndef SPO_JSON_KEY_MAX
+#define SPO_JSON_KEY_MAX 64 /* longest key that can match a path; longer keys are read, never matched */
 #endif
 
 /* One value to capture. path lists object keys from the root, NULL-terminated (at most
- * SPO_JSON_PATH_MAX keys). Keys match exactly, after unescaping. */
+ * SPO_JSON_PATH_MAX keys; an empty path names the document itself). Keys match exactly, after
+ * unescaping; a key longer than SPO_JSON_KEY_MAX never matches. buf must be non-NULL and cap >= 1
+ * (else the reader fails with SPO_E_ARG). If a key repeats, the last value wins; if two captures
+ * name the same path, only the first is filled. */
 typedef struct spo_json_capture {
     const char *path[SPO_JSON_PATH_MAX + 1];
     char *buf;            /* receives the value + NUL; strings unescaped to UTF-8 */
     size_t cap;           /* size of buf, NUL included */
     uint8_t may_truncate; /* 1: keep the first cap-1 bytes (cut at a UTF-8 boundary) and set
-                           * truncated; 0: a longer value is SPO_E_TOO_LONG */
+                           * truncated; 0: a longer value is SPO_E_TOO_LONG, reported when the
+                           * value ends, so a syntax error inside it is reported instead */
     /* set by the reader: */
     uint8_t found;        /* 1 if the value was seen */
     uint8_t type;         /* SPO_JSON_STRING, SPO_JSON_NUMBER, SPO_JSON_LITERAL (true/false/null),
@@ -75,26 +82,42 @@ typedef struct spo_json_reader {
     spo_json_elem_fn on_elem;
     void *ctx;
     /* state (private) */
-    uint8_t state, esc_state, lit_state, flags;
-    uint16_t depth;
-    uint8_t stack[(SPO_JSON_DEPTH_MAX + 7) / 8]; /* bit per level: 1 object, 0 array */
-    uint32_t path_match;      /* bit d: levels 0..d match some path so far */
-    uint32_t ucode;           /* \uXXXX being decoded, pending high surrogate */
-    uint8_t utf8_need, utf8_seen;
-    uint8_t key_pos_ok;
-    size_t key_len;
-    char key[48];             /* the current key, when it may match a path */
+    int err;                  /* sticky: once non-zero, every call returns it */
+    uint8_t state;
+    uint8_t str_key;          /* the string being read is an object key */
+    uint8_t sink;             /* where string/number bytes go: nowhere, key[], a capture */
+    uint8_t sink_over;        /* the sink overflowed (key: cannot match; capture: see may_truncate) */
+    uint8_t lit, lit_pos;     /* literal being matched (true/false/null) and bytes seen */
+    uint8_t hex_n;            /* hex digits of \uXXXX seen */
+    uint8_t u8_need, u8_lo, u8_hi; /* UTF-8 continuation bytes still due, range of the next one */
+    uint8_t in_coll, elem_active;
+    uint16_t depth, coll_depth;
+    uint16_t ucode, uhigh;    /* \uXXXX being decoded; pending high surrogate or 0 */
     int cur_cap;              /* capture being filled, -1 none */
+    uint32_t vmask;           /* paths (bit per capture, SPO_JSON_MAX_CAPTURES = collection) the
+                               * next value lies on */
+    uint32_t endmask[SPO_JSON_PATH_MAX + 1];  /* paths of exactly k keys */
+    uint32_t cmask[SPO_JSON_PATH_MAX + 1];    /* paths still alive in the object at depth d */
+    uint8_t stack[(SPO_JSON_DEPTH_MAX + 7) / 8]; /* bit per level: 1 object, 0 array */
+    size_t key_len;
+    char key[SPO_JSON_KEY_MAX]; /* the current key, when it may match a path */
+    const uint8_t *elem_from; /* where the current element starts in the chunk being fed */
+    const uint8_t *err_at;    /* byte to blame when it is not the one being read */
     size_t win_len;
     uint64_t elem_index;
-    uint64_t offset;          /* bytes consumed, for error messages */
-    uint8_t done;
+    uint64_t offset;          /* bytes consumed, or where the error is */
     jsmntok_t tok[SPO_JSON_TOKENS];
     char win[SPO_JSON_WINDOW];
 } spo_json_reader;
 
 /* Prepare a reader. caps may be NULL (ncaps 0). coll_path may be NULL (no collection); on_elem is
- * called for each element of the array found at coll_path. Pointers must outlive the reader. */
+ * called for each element of the array found at coll_path (if that value is not an array, on_elem is
+ * never called: add a capture on the same path to tell). Pointers must outlive the reader. Bad
+ * arguments (ncaps > SPO_JSON_MAX_CAPTURES, a path too long, a capture without buffer, coll_path
+ * without on_elem) make the first feed/finish return SPO_E_ARG.
+ * Strictness: RFC 8259 and UTF-8 exactly; a top-level scalar is a document; a byte order mark, a
+ * lone surrogate escape (in any string, captured or not) and nesting deeper than
+ * SPO_JSON_DEPTH_MAX are refused. Numbers are checked for grammar, not magnitude. */
 void spo_json_reader_init(spo_json_reader *r, spo_json_capture *caps, size_t ncaps,
                           const char *const *coll_path, spo_json_elem_fn on_elem, void *ctx);
 
@@ -103,26 +126,33 @@ void spo_json_reader_init(spo_json_reader *r, spo_json_capture *caps, size_t nca
  * reader stays failed. Bytes after the end of the document other than whitespace are an error. */
 int spo_json_reader_feed(spo_json_reader *r, const uint8_t *data, size_t len);
 
-/* The document ended. Returns SPO_OK if it was one complete JSON value, SPO_E_JSON_SYNTAX if not. */
+/* The document ended. Returns SPO_OK if it was one complete JSON value, SPO_E_JSON_SYNTAX if not
+ * (or the error the reader already failed with). */
 int spo_json_reader_finish(spo_json_reader *r);
 
-/* Byte offset of the last error, for messages. */
+/* Byte offset of the last error, for messages: the byte that broke the syntax, the bracket one level
+ * too deep, the first byte of an element beyond the window, the end of a value too long for its
+ * capture or of an element the callback stopped at; the same whatever the feed pieces were. Before
+ * any error: the bytes consumed. */
 uint64_t spo_json_reader_offset(const spo_json_reader *r);
 
 /* Unescape a JSON string body (without the quotes) to UTF-8: \uXXXX with surrogate pairs (a lone
- * surrogate is SPO_E_JSON_SYNTAX). Writes a NUL. Returns SPO_OK, SPO_E_JSON_SYNTAX or SPO_E_TOO_LONG
- * (if dst cannot hold the result and its NUL). */
+ * surrogate is SPO_E_JSON_SYNTAX, as are a bad escape, a raw '"' or control byte, invalid UTF-8).
+ * Writes a NUL. Returns SPO_OK, SPO_E_JSON_SYNTAX or SPO_E_TOO_LONG (if dst cannot hold the result
+ * and its NUL); dst is "" on error. out_len may be NULL. dst may be src itself (in place, with
+ * cap >= len + 1): the result is never longer than the escaped text. */
 int spo_json_unescape(const char *src, size_t len, char *dst, size_t cap, size_t *out_len);
 
-/* In an element that is an object, find the member key (compared after unescaping) and unescape its
- * string value into dst. Returns SPO_OK, SPO_E_JSON_SHAPE (absent, or not a string) or
- * SPO_E_TOO_LONG. */
+/* In an element that is an object, find the member key (compared after unescaping) among its direct
+ * members (the last one if it repeats) and unescape its string value into dst. Returns SPO_OK,
+ * SPO_E_JSON_SHAPE (not an object, absent, or not a string) or SPO_E_TOO_LONG. dst is "" on error. */
 int spo_json_elem_string(const spo_json_elem *e, const char *key, char *dst, size_t cap,
                          size_t *out_len);
 
 /* Write s (UTF-8, len bytes) as a JSON string with quotes, escaping ", \ and control characters
  * (as \n, \t, ... or \u00XX); other bytes pass through unchanged so UTF-8 survives byte for byte.
- * Output goes through put, in pieces. Returns SPO_OK or what put returned. */
+ * Output goes through put, in pieces. Returns SPO_OK, SPO_E_ARG if s is not valid UTF-8 (checked
+ * before anything is written), or what put returned. */
 int spo_json_write_string(int (*put)(void *ctx, const char *s, size_t n), void *ctx, const char *s,
                           size_t len);
 
