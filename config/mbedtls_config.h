@@ -85,6 +85,10 @@ void spo_tls_pool_free(void *p);
 #define MBEDTLS_X509_USE_C
 #define MBEDTLS_X509_CRT_PARSE_C
 #define MBEDTLS_X509_TRUSTED_CERTIFICATE_CALLBACK
+/* Without it mbedTLS 3.6 offers no rsa_pss_rsae_* signature algorithm, and TLS 1.3 allows nothing
+ * else for an RSA server certificate: a TLS 1.3 server with an RSA key cannot complete the handshake
+ * ("no suitable signature algorithm"). */
+#define MBEDTLS_X509_RSASSA_PSS_SUPPORT
 
 /* PSA (TLS 1.3 needs it) */
 #define MBEDTLS_PSA_CRYPTO_C

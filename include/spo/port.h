@@ -25,7 +25,7 @@ typedef struct spo_port {
     int (*send)(void *ctx, spo_conn_handle c, const uint8_t *buf, size_t len, uint32_t timeout_ms);
 
     /* Receive up to len bytes; returns the count (> 0), 0 when the peer closed in order, or
-     * SPO_E_NET_TIMEOUT (nothing within timeout_ms) / SPO_E_NET_IO. */
+     * SPO_E_NET_TIMEOUT (nothing within timeout_ms) / SPO_E_NET_CLOSED (reset) / SPO_E_NET_IO. */
     int (*recv)(void *ctx, spo_conn_handle c, uint8_t *buf, size_t len, uint32_t timeout_ms);
 
     /* Close the connection; the handle is invalid afterwards. */

@@ -27,6 +27,12 @@
 #ifndef SPO_PATH_MAX
 #define SPO_PATH_MAX 256 /* longest CA file path, NUL included */
 #endif
+#ifndef SPO_TLS_CA_CHUNK
+#define SPO_TLS_CA_CHUNK 512 /* bytes of a CA file read per port->file_read call */
+#endif
+#ifndef SPO_TLS_CA_DER_MAX
+#define SPO_TLS_CA_DER_MAX 4096 /* larger roots in the bundle are skipped (counted in ca_skipped) */
+#endif
 
 /* Where trusted roots come from: exactly one of pem_path (read with port->file_read) or pem/pem_len. */
 typedef struct spo_trust {
@@ -52,18 +58,26 @@ typedef struct spo_tls {
     uint32_t timeout_ms;
     uint32_t verify_flags; /* mbedTLS's raw flags of the last handshake */
     int last_mbedtls_err;  /* raw mbedTLS error of the last failure, for --verbose */
+    int net_err;           /* the port's status behind the last failed send/recv, 0 if none */
+    int trust_err;         /* set when the bundle could not be read during verification */
+    unsigned ca_skipped;   /* bundle entries ignored (too large, undecodable, unparsable) */
     uint8_t open, setup;
+    uint8_t ca_buf[SPO_TLS_CA_CHUNK]; /* window on the CA file while scanning it */
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
     mbedtls_ssl_config conf;
     mbedtls_ssl_context ssl;
 } spo_tls;
 
-/* Process-wide setup: installs the pool as mbedTLS's allocator, the port's clock as mbedTLS's time
- * and initialises PSA crypto. Call once before anything else; idempotent. */
+/* Process-wide setup: makes the port's wall clock mbedTLS's time (certificate dates) and the port's
+ * entropy mbedTLS's entropy source, and initialises PSA crypto (the pool is mbedTLS's allocator by
+ * configuration). Call once before anything else; idempotent. A later call switches the port used
+ * for time and entropy; spo_tls_init calls it with its own port if nobody has. */
 int spo_tls_global_init(const spo_port *port);
 
-/* Prepare t (no network yet). The trust struct's strings are copied. */
+/* Prepare t (no network yet). The trust struct's strings are copied; an in-memory bundle is not and
+ * must outlive t. timeout_ms (> 0) bounds the connect and every single network wait. The bundle is
+ * checked on each connect, which returns SPO_E_TLS_TRUST when it is unreadable or empty. */
 int spo_tls_init(spo_tls *t, const spo_port *port, const spo_trust *trust, uint32_t timeout_ms);
 
 /* Connect to host:port and complete the handshake (TLS 1.2 or 1.3, SNI = host). On failure returns
@@ -87,9 +101,11 @@ void spo_tls_free(spo_tls *t);
 /* SPO_TLS_BAD_* bits for the last SPO_E_TLS_VERIFY. */
 unsigned spo_tls_verify_reason(const spo_tls *t);
 
-/* Pool figures, for memreport and diagnostics. */
+/* Pool figures, for memreport and diagnostics. used and peak count whole blocks (16-byte header and
+ * rounding to 16 included), so peak is what SPO_TLS_POOL_SIZE must hold, fragmentation aside.
+ * bad_frees counts frees of pointers the pool did not hand out (or already took back), ignored. */
 typedef struct spo_tls_pool_stats {
-    size_t size, used, peak, failures;
+    size_t size, used, peak, failures, bad_frees;
 } spo_tls_pool_stats;
 void spo_tls_pool_get(spo_tls_pool_stats *out);
 void spo_tls_pool_reset_peak(void);
