@@ -1,0 +1,1013 @@
+#!/usr/bin/python3
+"""End-to-end tests: the spo binary against the local Microsoft emulator (tests/emulator/emulator.py).
+
+    tests/e2e/run.py [--spo build/spo] [--valgrind] [-k SUBSTRING] [--list] [--long] [--keep]
+
+Starts its own emulator instances on free loopback ports, with a test PKI (tests/pki.sh) in a temporary
+folder. Prints `ok NAME` or `FAIL NAME: reason` per case and ends with `e2e: N passed, N failed`; the
+exit status is non-zero when a case failed. Each case checks what a user sees: stdout byte for byte,
+the exit status, the key facts on stderr, and (through the emulator's /_emulator/stats) what reached the
+server. Python 3 standard library only.
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+EMULATOR = os.path.join(TOP, "tests", "emulator", "emulator.py")
+PKI_SH = os.path.join(TOP, "tests", "pki.sh")
+sys.path.insert(0, os.path.dirname(EMULATOR))
+import emulator as emu_mod  # noqa: E402  (same code that serves the sites: the expected output)
+
+TENANT = emu_mod.DEFAULTS["tenant"]
+CLIENT_ID = emu_mod.DEFAULTS["client_id"]
+SECRET = emu_mod.DEFAULTS["client_secret"]
+SP_HOST = emu_mod.DEFAULTS["sp_host"]
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    """The case printed its own `ok NAME # skipped: why` line."""
+
+
+# ------------------------------------------------------------------------------------------------ emulator
+class Emulator:
+    def __init__(self, run, name, chain="chain.pem", key="server.key", args=()):
+        self.run = run
+        self.name = name
+        self.log_path = os.path.join(run.tmp, "emulator-%s.log" % name)
+        self.log = open(self.log_path, "wb")
+        cmd = [sys.executable, EMULATOR, "--cert", os.path.join(run.pki, chain),
+               "--key", os.path.join(run.pki, key), "--port", "0", "--log"] + list(args)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        if not line.startswith("READY "):
+            self.stop()
+            raise RuntimeError("emulator %s did not start: %r (see %s)" % (name, line, self.log_path))
+        self.port = int(line.split()[1])
+        self.ctx = ssl.create_default_context()
+        self.ctx.check_hostname = False
+        self.ctx.verify_mode = ssl.CERT_NONE     # the control API is also reached on the bad-cert instances
+        self.baseline = self.api("GET", "/_emulator/config")
+
+    @property
+    def url(self):
+        return "https://localhost:%d" % self.port
+
+    def api(self, method, path, body=None):
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=30)
+        try:
+            c.request(method, path, json.dumps(body) if body is not None else None,
+                      {"Content-Type": "application/json", "Connection": "close"})
+            r = c.getresponse()
+            data = json.loads(r.read())
+            if r.status != 200:
+                raise RuntimeError("emulator API %s %s: %s %s" % (method, path, r.status, data))
+            return data
+        finally:
+            c.close()
+
+    def configure(self, **overrides):
+        """Baseline configuration + overrides; clears stats and one-shot fault state."""
+        cfg = dict(self.baseline)
+        cfg.update(overrides)
+        self.api("POST", "/_emulator/config", cfg)
+        self.api("POST", "/_emulator/reset", {})
+
+    def stats(self):
+        return self.api("GET", "/_emulator/stats")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+# ------------------------------------------------------------------------------------------------ runner
+class Result:
+    def __init__(self, rc, out, err, elapsed, argv):
+        self.rc, self.out, self.err, self.elapsed, self.argv = rc, out, err, elapsed, argv
+
+    @property
+    def err_text(self):
+        return self.err.decode("utf-8", "replace")
+
+    def brief(self):
+        return "rc=%s stderr=%r" % (self.rc, self.err_text.strip()[-300:])
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.spo = os.path.abspath(args.spo)
+        self.keep = args.keep
+        self.tmp = tempfile.mkdtemp(prefix="spo-e2e-")
+        self.pki = args.pki or os.path.join(self.tmp, "pki")
+        subprocess.run(["bash", PKI_SH, self.pki], check=True)
+        self.emus = {}
+        self.expected_cache = {}
+        self.timeout_scale = 20 if args.valgrind else 1
+
+    def emulator(self, name="main", **kw):
+        if name not in self.emus:
+            self.emus[name] = Emulator(self, name, **kw)
+        return self.emus[name]
+
+    def close(self):
+        for e in self.emus.values():
+            e.stop()
+        if not self.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def env(self, emu, **over):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+               "HOME": self.tmp, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID,
+               "AZURE_CLIENT_SECRET": SECRET, "AZURE_AUTHORITY_HOST": emu.url, "SPO_GRAPH_URL": emu.url,
+               "SPO_CA_FILE": os.path.join(self.pki, "ca.pem")}
+        for k, v in over.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
+        return env
+
+    def spo_run(self, argv, env, timeout=60):
+        cmd = [self.spo] + list(argv)
+        if self.args.valgrind:
+            cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full", "-q"] + cmd
+        t0 = time.monotonic()
+        try:
+            p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=timeout * self.timeout_scale)
+        except subprocess.TimeoutExpired as e:
+            raise Fail("spo %s did not finish within %ds (stderr: %r)"
+                       % (" ".join(argv), timeout * self.timeout_scale, (e.stderr or b"")[-300:]))
+        r = Result(p.returncode, p.stdout, p.stderr, time.monotonic() - t0, argv)
+        if r.rc == 99 and self.args.valgrind:
+            raise Fail("valgrind reported errors: %s" % r.err_text.strip()[-600:])
+        if r.rc < 0:
+            raise Fail("spo killed by signal %d (stderr: %r)" % (-r.rc, r.err_text[-300:]))
+        return r
+
+    # expected output: the emulator's own --dump-sites code, cached per (sites, seed)
+    def expected(self, n=100, seed=1, fmt="tsv", search=None):
+        key = (n, seed)
+        if key not in self.expected_cache:
+            path = os.path.join(self.tmp, "sites-%d-%d.jsonl" % key)
+            emu_mod.dump_sites(path, n, seed, SP_HOST)
+            with open(path, "rb") as f:
+                jl = f.read()
+            with open(path + ".tsv", "rb") as f:
+                tsv = f.read()
+            self.expected_cache[key] = (jl, tsv)
+        jl, tsv = self.expected_cache[key]
+        if search is None:
+            return jl if fmt == "json" else tsv
+        term = search.lower()
+        out = []
+        for line in jl.decode("utf-8").splitlines():
+            s = json.loads(line)
+            if term in s["displayName"].lower() or term in s["webUrl"].lower():
+                out.append(line if fmt == "json" else "%s\t%s" % (s["displayName"], s["webUrl"]))
+        return ("".join(x + "\n" for x in out)).encode("utf-8")
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def first_diff(got, exp):
+    g, e = got.split(b"\n"), exp.split(b"\n")
+    for i in range(max(len(g), len(e))):
+        a = g[i] if i < len(g) else None
+        b = e[i] if i < len(e) else None
+        if a != b:
+            return "line %d: got %r, expected %r" % (i + 1, (a or b"")[:120] if a is not None else "<end>",
+                                                     (b or b"")[:120] if b is not None else "<end>")
+    return "?"
+
+
+def expect_rc0(r):
+    if r.rc != 0:
+        raise Fail("exit status %d, expected 0; %s" % (r.rc, r.brief()))
+
+
+def expect_stdout(r, exp):
+    if r.out != exp:
+        raise Fail("stdout differs (%d bytes, expected %d): %s; %s"
+                   % (len(r.out), len(exp), first_diff(r.out, exp), r.brief()))
+
+
+def expect_exact(r, exp):
+    expect_rc0(r)
+    expect_stdout(r, exp)
+
+
+def expect_fail(r, *needles):
+    if r.rc == 0:
+        raise Fail("exit status 0, expected failure; stdout=%r" % r.out[-200:])
+    if not r.err.strip():
+        raise Fail("exit status %d but nothing on stderr" % r.rc)
+    low = r.err_text.lower()
+    for n in needles:
+        alts = n if isinstance(n, tuple) else (n,)
+        if not any(a.lower() in low for a in alts):
+            raise Fail("stderr lacks %s: %r" % (" or ".join(repr(a) for a in alts), r.err_text.strip()[-400:]))
+
+
+def expect_prefix(r, exp):
+    """stdout is whole lines, each the expected one, in order: no garbage, no duplicate, no gap."""
+    if r.out and not r.out.endswith(b"\n"):
+        raise Fail("stdout ends in a partial line: %r" % r.out[-80:])
+    if not exp.startswith(r.out):
+        raise Fail("stdout is not a prefix of the expected listing: %s" % first_diff(r.out, exp[:len(r.out)]))
+    if r.out == exp:
+        raise Fail("stdout holds the complete listing although the run must fail")
+
+
+def no_leaks(r, emu=None, raw_ok=False):
+    secret_forms = {SECRET, urllib.parse.quote(SECRET, safe=""), urllib.parse.quote_plus(SECRET),
+                    urllib.parse.quote(SECRET, safe="~"), SECRET[:20]}
+    for s in secret_forms:
+        if s.encode() in r.out or s.encode() in r.err:
+            raise Fail("the client secret (or a form of it) appears in the output")
+    if emu is not None:
+        tok = emu.stats().get("last_token")
+        if tok:
+            sig = tok.rsplit(".", 1)[-1]
+            probes = [tok[i:i + 32] for i in range(len(tok) // 2, len(tok) - 32, 97)] + [sig[:32]]
+            if any(p.encode() in r.err for p in probes):
+                raise Fail("the access token appears on stderr")
+            if not raw_ok and any(p.encode() in r.out for p in probes):
+                raise Fail("the access token appears on stdout")
+
+
+def expect_no_request(emu):
+    st = emu.stats()
+    if st["http_requests"] or st["token_requests"]:
+        raise Fail("the server received HTTP requests (%d, token %d) although the TLS handshake must fail"
+                   % (st["http_requests"], st["token_requests"]))
+    if st["connections"] - st["api_connections"] < 1:
+        raise Fail("spo never connected (connections=%d)" % st["connections"])
+
+
+# ------------------------------------------------------------------------------------------------ cases
+CASES = []
+
+
+def case(name, long=False):
+    def deco(fn):
+        CASES.append((name, fn, long))
+        return fn
+    return deco
+
+
+def main_emu(t, **cfg):
+    e = t.emulator("main", args=("--dump-sites", os.path.join(t.tmp, "dump-main.jsonl")))
+    e.configure(**cfg)
+    return e
+
+
+# ---- token
+@case("token.ok")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["token"], t.env(e))
+    expect_rc0(r)
+    lines = r.out.decode("utf-8", "replace").splitlines()
+    if len(lines) != 1 or "token acquired" not in lines[0] or "expires" not in lines[0]:
+        raise Fail("stdout should be one line with 'token acquired' and 'expires': %r" % r.out)
+    no_leaks(r, e)
+    st = e.stats()
+    if st["tokens_issued"] != 1 or st["graph_requests"]:
+        raise Fail("expected exactly one token request and no Graph call: %s" % st["token_errors"])
+    form = st["last_token_form"] or {}
+    if form.get("scope") != e.url + "/.default" or form.get("grant_type") != "client_credentials":
+        raise Fail("token request form: %r" % form)
+
+
+@case("token.raw")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["token", "--raw"], t.env(e))
+    expect_rc0(r)
+    tok = e.stats()["last_token"]
+    if r.out != (tok + "\n").encode():
+        raise Fail("stdout is not the issued token alone on a line (%d bytes vs %d)" % (len(r.out), len(tok) + 1))
+    no_leaks(r, e, raw_ok=True)
+
+
+@case("token.tenant_domain_alias")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["token", "--raw"], t.env(e, AZURE_TENANT_ID="contoso.onmicrosoft.com"))
+    expect_rc0(r)
+    if r.out != (e.stats()["last_token"] + "\n").encode():
+        raise Fail("token differs")
+
+
+@case("token.expires_in_string")
+def _(t):
+    e = main_emu(t, expires_in_string=True, expires_in=4242)
+    r = t.spo_run(["token"], t.env(e))
+    expect_rc0(r)
+    if b"expires" not in r.out:
+        raise Fail("no expiry shown: %r" % r.out)
+
+
+@case("token.len_4000")
+def _(t):
+    e = main_emu(t, token_len=4000)
+    r = t.spo_run(["token", "--raw"], t.env(e))
+    expect_rc0(r)
+    if r.out != (e.stats()["last_token"] + "\n").encode():
+        raise Fail("4000-byte token not printed intact")
+
+
+@case("token.len_16000_longer_than_buffer")
+def _(t):
+    # longer than any sane client buffer: either handled, or a clean one-line failure; never a crash,
+    # never a cut token
+    e = main_emu(t, token_len=16000)
+    r = t.spo_run(["token", "--raw"], t.env(e))
+    tok = e.stats()["last_token"]
+    if r.rc == 0:
+        if r.out != (tok + "\n").encode():
+            raise Fail("exit 0 but stdout is not the whole token")
+    else:
+        expect_fail(r)
+        if r.out:
+            raise Fail("failed but printed %d bytes on stdout" % len(r.out))
+    no_leaks(r, e, raw_ok=(r.rc == 0))
+
+
+@case("token.wrong_secret")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["token"], t.env(e, AZURE_CLIENT_SECRET="wrong~secret.value_0123456789abcdefghij"))
+    expect_fail(r, "AADSTS7000215")
+    if r.out:
+        raise Fail("stdout not empty: %r" % r.out[:100])
+
+
+@case("token.secret_expired")
+def _(t):
+    e = main_emu(t, secret_expired=True)
+    r = t.spo_run(["token"], t.env(e))
+    expect_fail(r, "AADSTS7000222")
+    no_leaks(r, e)
+
+
+@case("token.unknown_app")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["token"], t.env(e, AZURE_CLIENT_ID="00000000-1111-2222-3333-444444444444"))
+    expect_fail(r, "AADSTS700016")
+
+
+@case("token.unknown_tenant")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["token"], t.env(e, AZURE_TENANT_ID="a1b2c3d4-e5f6-7890-abcd-ef1234567890"))
+    expect_fail(r, "AADSTS90002")
+
+
+@case("token.missing_secret_env")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["token"], t.env(e, AZURE_CLIENT_SECRET=None))
+    expect_fail(r, "AZURE_CLIENT_SECRET")
+    if e.stats()["http_requests"]:
+        raise Fail("spo contacted the server without a secret")
+
+
+@case("token.sts_429_once")
+def _(t):
+    # not in the CLI contract: a 429 from the STS is either retried (then success) or reported clearly
+    e = main_emu(t, token_throttle=1, retry_after="1")
+    r = t.spo_run(["token"], t.env(e))
+    if r.rc != 0:
+        expect_fail(r, ("429", "throttl", "too many"))
+
+
+@case("token.authority_on_other_host_name")
+def _(t):
+    # token from https://127.0.0.1:PORT, Graph at https://localhost:PORT: the bearer goes to Graph only
+    e = main_emu(t)
+    r = t.spo_run(["sites"], t.env(e, AZURE_AUTHORITY_HOST="https://127.0.0.1:%d" % e.port))
+    expect_exact(r, t.expected(100))
+    st = e.stats()
+    hosts = set(st["authorization_by_host"])
+    if hosts != {"localhost:%d" % e.port}:
+        raise Fail("Authorization headers were sent to %s" % sorted(hosts))
+
+
+# ---- sites
+@case("sites.tsv")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["sites"], t.env(e))
+    with open(os.path.join(t.tmp, "dump-main.jsonl.tsv"), "rb") as f:
+        exp = f.read()
+    expect_exact(r, exp)
+    no_leaks(r, e)
+
+
+@case("sites.json")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["sites", "--json"], t.env(e))
+    with open(os.path.join(t.tmp, "dump-main.jsonl"), "rb") as f:
+        exp = f.read()
+    expect_exact(r, exp)
+
+
+@case("sites.search_accented")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["sites", "--search", "café"], t.env(e))
+    exp = t.expected(100, search="café")
+    if not exp:
+        raise Fail("test data has no match for café")
+    expect_exact(r, exp)
+    q = [x for x in e.stats()["recent"] if "/v1.0/sites" in x]
+    if not q or "search=" not in q[0]:
+        raise Fail("no search= in the request: %r" % q[:1])
+
+
+@case("sites.search_case_insensitive_json")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["sites", "--search", "NORTHWIND", "--json"], t.env(e))
+    expect_exact(r, t.expected(100, fmt="json", search="northwind"))
+
+
+@case("sites.search_with_reserved_chars")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["sites", "--search", "100% %s"], t.env(e))
+    expect_exact(r, t.expected(100, search="100% %s"))
+
+
+@case("sites.search_no_match")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["sites", "--search", "zzz-no-such-site"], t.env(e))
+    expect_exact(r, b"")
+
+
+@case("sites.empty_tenant")
+def _(t):
+    e = main_emu(t, sites=0)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, b"")
+
+
+@case("sites.paging_5000")
+def _(t):
+    e = main_emu(t, sites=5000)
+    r = t.spo_run(["sites", "--json"], t.env(e), timeout=120)
+    expect_exact(r, t.expected(5000, fmt="json"))
+    st = e.stats()
+    if st["sites_pages_served"] != 25:
+        raise Fail("expected 25 pages of 200, server served %d" % st["sites_pages_served"])
+
+
+@case("sites.page_size_7")
+def _(t):
+    e = main_emu(t, sites=100, page_size=7)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(100))
+
+
+@case("sites.403_no_roles")
+def _(t):
+    e = main_emu(t, no_roles=True)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_fail(r, "Sites.Read.All")
+    if r.out:
+        raise Fail("stdout not empty")
+
+
+@case("sites.token_expires_midrun")
+def _(t):
+    # the token dies on the server while spo waits out a 429 on page 2: expect one refresh, full output
+    e = main_emu(t, sites=450, token_ttl=3, throttle=1, throttle_after=1, retry_after="4")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    if e.stats()["tokens_issued"] < 2:
+        raise Fail("the expired token was not replaced (%d token requests)" % e.stats()["tokens_issued"])
+
+
+# ---- TLS
+def tls_case(t, name, chain, key, env_over=None):
+    e = t.emulator("tls-" + name, chain=chain, key=key)
+    e.configure()
+    r = t.spo_run(["sites"], t.env(e, **(env_over or {})))
+    expect_fail(r, ("certificate", "tls", "trust"))
+    if r.out:
+        raise Fail("stdout not empty")
+    expect_no_request(e)
+
+
+@case("tls.untrusted_root")
+def _(t):
+    tls_case(t, "untrusted", "untrusted-chain.pem", "untrusted.key")
+
+
+@case("tls.self_signed")
+def _(t):
+    tls_case(t, "selfsigned", "selfsigned.pem", "selfsigned.key")
+
+
+@case("tls.expired")
+def _(t):
+    tls_case(t, "expired", "expired-chain.pem", "expired.key")
+
+
+@case("tls.not_yet_valid")
+def _(t):
+    tls_case(t, "notyetvalid", "notyetvalid-chain.pem", "notyetvalid.key")
+
+
+@case("tls.wrong_host")
+def _(t):
+    tls_case(t, "wronghost", "wronghost-chain.pem", "wronghost.key")
+
+
+@case("tls.wrong_ca_file")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["sites"], t.env(e, SPO_CA_FILE=os.path.join(t.pki, "untrusted-ca.pem")))
+    expect_fail(r)
+    expect_no_request(e)
+
+
+@case("tls.ca_file_missing")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["token"], t.env(e, SPO_CA_FILE=os.path.join(t.tmp, "no-such-ca.pem")))
+    expect_fail(r, "no-such-ca.pem")
+    if e.stats()["http_requests"]:
+        raise Fail("requests were sent without a trust anchor")
+
+
+@case("tls.v1_2_only")
+def _(t):
+    e = t.emulator("tls12", args=("--tls-max", "1.2"))
+    e.configure()
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(100))
+    if set(e.stats()["tls_versions"]) != {"TLSv1.2"}:
+        raise Fail("versions: %s" % e.stats()["tls_versions"])
+
+
+@case("tls.v1_3_only")
+def _(t):
+    e = t.emulator("tls13", args=("--tls-min", "1.3"))
+    e.configure()
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(100))
+
+
+# ---- throttling
+@case("throttle.429_twice_retry_after_1")
+def _(t):
+    e = main_emu(t, sites=450, throttle=2, throttle_after=1, retry_after="1")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    st = e.stats()
+    if st["faults"].get("throttled_429") != 2:
+        raise Fail("expected 2 throttled answers, server sent %s" % st["faults"])
+    if r.elapsed < 1.9:
+        raise Fail("finished in %.2fs: Retry-After: 1 (twice) was not honoured" % r.elapsed)
+    if st["graph_requests"] != 3 + 2:
+        raise Fail("expected 5 Graph requests (3 pages + 2 retries), saw %d" % st["graph_requests"])
+
+
+@case("throttle.503_fractional_retry_after")
+def _(t):
+    e = main_emu(t, sites=450, throttle=1, throttle_after=1, throttle_status=503, retry_after="0.5")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("throttle.504_without_retry_after")
+def _(t):
+    e = main_emu(t, sites=450, throttle=1, throttle_after=2, throttle_status=504, retry_after="none")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("throttle.retry_after_http_date")
+def _(t):
+    e = main_emu(t, sites=450, throttle=1, throttle_after=1, retry_after="http-date:2")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    if r.elapsed < 1.0:
+        raise Fail("an HTTP-date Retry-After 2 s ahead was not honoured (%.2fs)" % r.elapsed)
+
+
+@case("throttle.sharepoint_style_429")
+def _(t):
+    e = main_emu(t, sites=450, throttle=1, throttle_after=1, throttle_style="sharepoint", retry_after="1")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("throttle.never_ends")
+def _(t):
+    e = main_emu(t, sites=450, throttle=1000, throttle_after=1, retry_after="1")
+    r = t.spo_run(["sites"], t.env(e), timeout=240)
+    expect_fail(r, ("429", "throttl", "too many"))
+    expect_prefix(r, t.expected(450))
+
+
+# ---- network faults
+@case("net.drop_mid_page_length")
+def _(t):
+    e = main_emu(t, sites=450, framing="length", drop_after_bytes=5000, drop_page=2)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    if e.stats()["faults"].get("dropped") != 1:
+        raise Fail("the drop did not happen")
+
+
+@case("net.drop_mid_page_chunked_json")
+def _(t):
+    e = main_emu(t, sites=450, framing="chunked", drop_after_bytes=7777, drop_page=2)
+    r = t.spo_run(["sites", "--json"], t.env(e))
+    expect_exact(r, t.expected(450, fmt="json"))
+
+
+@case("net.drop_rst")
+def _(t):
+    e = main_emu(t, sites=450, framing="length", drop_after_bytes=3000, drop_page=3, drop_mode="rst")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("net.drop_right_after_headers")
+def _(t):
+    e = main_emu(t, sites=450, framing="length", drop_after_bytes=0, drop_page=2)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("net.drop_every_time")
+def _(t):
+    e = main_emu(t, sites=450, framing="chunked", drop_after_bytes=6000, drop_page=2, drop_every_time=True)
+    r = t.spo_run(["sites"], t.env(e), timeout=240)
+    expect_fail(r)
+    expect_prefix(r, t.expected(450))
+
+
+@case("net.server_closes_keepalive_silently")
+def _(t):
+    # the server closes each connection after one answer without saying so: reuse must recover
+    e = main_emu(t, sites=450, max_requests_per_conn=1)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("net.idle_connection_closed_during_retry_wait")
+def _(t):
+    e = main_emu(t, sites=450, idle_timeout=1, throttle=1, throttle_after=1, retry_after="3")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("net.slow_answer_3s")
+def _(t):
+    e = main_emu(t, sites=450, slow=3, slow_page=2)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("net.stall_mid_body_3s")
+def _(t):
+    e = main_emu(t, sites=450, slow=3, slow_page=2, slow_where="body")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("net.keepalive_reused")
+def _(t):
+    # token + 3 pages on one origin: a client that reconnects for every request pays a full TLS
+    # handshake each time (a problem on small devices), so expect at most two connections
+    e = main_emu(t, sites=450)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    st = e.stats()
+    n = st["connections"] - st["api_connections"]
+    if n > 2:
+        raise Fail("%d TLS connections for 4 requests to one host: keep-alive is not used" % n)
+
+
+@case("net.ipv4_literal_url")
+def _(t):
+    e = main_emu(t)
+    url = "https://127.0.0.1:%d" % e.port
+    r = t.spo_run(["sites"], t.env(e, AZURE_AUTHORITY_HOST=url, SPO_GRAPH_URL=url))
+    expect_exact(r, t.expected(100))
+
+
+@case("net.ipv6_literal_url")
+def _(t):
+    e = main_emu(t)
+    import socket
+    try:
+        socket.create_connection(("::1", e.port), timeout=2).close()
+    except OSError:
+        print("ok net.ipv6_literal_url # skipped: the emulator could not listen on ::1", flush=True)
+        raise Skip()
+    url = "https://[::1]:%d" % e.port
+    r = t.spo_run(["sites"], t.env(e, AZURE_AUTHORITY_HOST=url, SPO_GRAPH_URL=url))
+    expect_exact(r, t.expected(100))
+
+
+@case("net.slow_token_2s")
+def _(t):
+    e = main_emu(t, slow=2, slow_target="token")
+    r = t.spo_run(["token"], t.env(e))
+    expect_rc0(r)
+
+
+# ---- framing and message shape
+def framing_case(t, fmt="tsv", n=450, **cfg):
+    e = main_emu(t, sites=n, **cfg)
+    r = t.spo_run(["sites"] + (["--json"] if fmt == "json" else []), t.env(e))
+    expect_exact(r, t.expected(n, fmt=fmt))
+    return e, r
+
+
+@case("framing.chunked")
+def _(t):
+    framing_case(t, framing="chunked")
+
+
+@case("framing.chunked_extensions")
+def _(t):
+    framing_case(t, framing="chunked", chunk_ext=True, fmt="json")
+
+
+@case("framing.chunked_trailers")
+def _(t):
+    framing_case(t, framing="chunked", trailers=True, chunk_ext=True)
+
+
+@case("framing.content_length")
+def _(t):
+    framing_case(t, framing="length", fmt="json")
+
+
+@case("framing.random_mix")
+def _(t):
+    framing_case(t, framing="random", page_size=50)
+
+
+@case("framing.trickle_1_byte_writes")
+def _(t):
+    framing_case(t, n=120, framing="chunked", trickle=True, page_size=60, fmt="json")
+
+
+@case("framing.trickle_token")
+def _(t):
+    e = main_emu(t, trickle=True)
+    r = t.spo_run(["token", "--raw"], t.env(e))
+    expect_rc0(r)
+    if r.out != (e.stats()["last_token"] + "\n").encode():
+        raise Fail("token differs")
+
+
+@case("framing.no_keepalive")
+def _(t):
+    e, r = framing_case(t, no_keepalive=True)
+    if e.stats()["http_requests"] != 4:
+        raise Fail("expected 4 requests, saw %d" % e.stats()["http_requests"])
+
+
+@case("framing.lowercase_header_names")
+def _(t):
+    framing_case(t, lowercase_headers=True)
+
+
+@case("framing.long_header_1500")
+def _(t):
+    framing_case(t, extra_header_bytes=1500)
+
+
+@case("framing.pretty_printed_json")
+def _(t):
+    framing_case(t, pretty=True, fmt="json")
+
+
+@case("framing.next_link_after_value")
+def _(t):
+    framing_case(t, next_link_position="after", fmt="json")
+
+
+@case("framing.select_ignored_full_objects")
+def _(t):
+    framing_case(t, ignore_select=True, fmt="json")
+
+
+# ---- paging
+@case("paging.empty_page_in_the_middle")
+def _(t):
+    e, r = framing_case(t, empty_page=[2])
+    if e.stats()["faults"].get("empty_page") != 1:
+        raise Fail("empty page not served")
+
+
+@case("paging.trailing_empty_page")
+def _(t):
+    framing_case(t, n=400, trailing_empty_page=True)
+
+
+@case("paging.next_link_to_other_host")
+def _(t):
+    other = t.emulator("other")
+    other.configure()
+    e = main_emu(t, sites=450, next_link_host="127.0.0.1:%d" % other.port)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_fail(r)
+    expect_prefix(r, t.expected(450))
+    so = other.stats()
+    if so["authorization_headers"]:
+        raise Fail("the other host received %d Authorization headers" % so["authorization_headers"])
+    if so["http_requests"]:
+        raise Fail("the other host received %d requests (expected none)" % so["http_requests"])
+
+
+@case("paging.next_link_to_other_port")
+def _(t):
+    other = t.emulator("other")
+    other.configure()
+    e = main_emu(t, sites=450, next_link_host="localhost:%d" % other.port)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_fail(r)
+    expect_prefix(r, t.expected(450))
+    if other.stats()["authorization_headers"]:
+        raise Fail("the other port received an Authorization header")
+
+
+@case("paging.next_link_other_name_same_server")
+def _(t):
+    e = main_emu(t, sites=450, next_link_host="127.0.0.1:%d" % t.emulator("main").port)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_fail(r)
+    expect_prefix(r, t.expected(450))
+    hosts = set(e.stats()["authorization_by_host"])
+    if hosts - {"localhost:%d" % e.port}:
+        raise Fail("Authorization sent to %s" % sorted(hosts))
+
+
+def malformed(t, mode):
+    e = main_emu(t, sites=450, malformed=True, malformed_page=2, malformed_mode=mode)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_fail(r)
+    expect_prefix(r, t.expected(450))
+    if re.search(r"\b(done|success|complete)", r.err_text, re.I):
+        raise Fail("stderr claims success: %r" % r.err_text[-200:])
+
+
+@case("paging.malformed_truncated_json")
+def _(t):
+    malformed(t, "truncated")
+
+
+@case("paging.malformed_invalid_json")
+def _(t):
+    malformed(t, "invalid")
+
+
+@case("paging.malformed_invalid_utf8")
+def _(t):
+    malformed(t, "badutf8")
+
+
+@case("paging.malformed_html_body")
+def _(t):
+    malformed(t, "html")
+
+
+@case("paging.malformed_wrong_shape")
+def _(t):
+    malformed(t, "shape")
+
+
+# ---- verbose
+@case("verbose.sites")
+def _(t):
+    e = main_emu(t, sites=450)
+    r = t.spo_run(["--verbose", "sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    if not re.search(r"GET \S*/v1\.0/sites", r.err_text):
+        raise Fail("stderr does not show the GET /v1.0/sites request lines: %r" % r.err_text[:300])
+    if len(re.findall(r"GET \S*/v1\.0/sites", r.err_text)) < 3:
+        raise Fail("stderr should show one line per page (3)")
+    no_leaks(r, e)
+
+
+@case("verbose.token")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["token", "--verbose"], t.env(e))
+    expect_rc0(r)
+    if "/oauth2/v2.0/token" not in r.err_text:
+        raise Fail("stderr does not show the token request")
+    no_leaks(r, e)
+
+
+@case("verbose.failure_keeps_secrets")
+def _(t):
+    e = main_emu(t, secret_expired=True)
+    r = t.spo_run(["--verbose", "token"], t.env(e))
+    expect_fail(r, "AADSTS7000222")
+    no_leaks(r, e)
+
+
+# ---- long runs (only with --long)
+@case("long.sites_100000", long=True)
+def _(t):
+    e = main_emu(t, sites=100000)
+    r = t.spo_run(["sites", "--json"], t.env(e), timeout=900)
+    expect_exact(r, t.expected(100000, fmt="json"))
+    sys.stderr.write("long.sites_100000: %.1fs, %d bytes\n" % (r.elapsed, len(r.out)))
+
+
+@case("long.sites_100000_faults", long=True)
+def _(t):
+    e = main_emu(t, sites=100000, framing="random", throttle=3, throttle_after=100, retry_after="1",
+                 drop_after_bytes=20000, drop_page=250, empty_page=[400])
+    r = t.spo_run(["sites"], t.env(e), timeout=900)
+    expect_exact(r, t.expected(100000))
+
+
+# ------------------------------------------------------------------------------------------------ main
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spo", default=os.path.join(TOP, "build", "spo"), help="spo binary (default build/spo)")
+    ap.add_argument("--valgrind", action="store_true", help="run spo under valgrind --error-exitcode=99")
+    ap.add_argument("-k", dest="pattern", action="append", help="only cases whose name contains this (repeatable)")
+    ap.add_argument("--long", action="store_true", help="also run the long cases (100,000 sites)")
+    ap.add_argument("--list", action="store_true", help="list the cases and exit")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (emulator logs)")
+    ap.add_argument("--pki", help="reuse this PKI folder (made by tests/pki.sh if missing)")
+    args = ap.parse_args()
+    selected = [(n, f) for n, f, lng in CASES
+                if (args.long or not lng or (args.pattern and any(p in n for p in args.pattern)))
+                and (not args.pattern or any(p in n for p in args.pattern))]
+    if args.list:
+        for n, _ in selected:
+            print(n)
+        return 0
+    if not (os.path.isfile(args.spo) and os.access(args.spo, os.X_OK)):
+        print("e2e: no spo binary at %s (build it with `make cli`)" % args.spo)
+        print("e2e: 0 passed, 1 failed")
+        return 1
+    run = Run(args)
+    passed = failed = 0
+    try:
+        for name, fn in selected:
+            try:
+                fn(run)
+                print("ok %s" % name, flush=True)
+                passed += 1
+            except Skip:
+                passed += 1
+            except Fail as e:
+                print("FAIL %s: %s" % (name, e), flush=True)
+                failed += 1
+            except Exception as e:  # a harness problem is a failure of that case, not a crash of the run
+                print("FAIL %s: harness error %s: %s" % (name, type(e).__name__, e), flush=True)
+                failed += 1
+    finally:
+        if failed and args.keep:
+            print("e2e: logs kept in %s" % run.tmp)
+        run.close()
+    print("e2e: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
