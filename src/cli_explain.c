@@ -12,7 +12,7 @@ void spo_cli_wipe(char *p, size_t n)
 
 const char *spo_cli_utc(int64_t t)
 {
-    static char buf[32];
+    static char buf[64];
     int64_t days = t / 86400, sec = t % 86400;
     if (sec < 0) {
         sec += 86400;

@@ -13,7 +13,7 @@
 #define PAINT 0xA5
 
 static int enabled;
-static volatile uint8_t *paint_lo;  /* lowest painted address */
+static uintptr_t paint_lo;          /* lowest painted address (kept as a number: the frame is gone) */
 static uintptr_t stack_top;         /* an address in main's frame: usage is measured from here */
 
 /* noinline: its frame is where the deeper calls will later run. */
@@ -22,7 +22,7 @@ __attribute__((noinline)) static void paint(void)
     volatile uint8_t area[PAINT_BYTES];
     for (size_t i = 0; i < sizeof area; i++)
         area[i] = PAINT;
-    paint_lo = area;
+    paint_lo = (uintptr_t)area;
 }
 
 __attribute__((noinline)) void spo_memreport_begin(void)
@@ -40,11 +40,12 @@ __attribute__((noinline)) void spo_memreport_begin(void)
 __attribute__((no_sanitize("address"))) static size_t stack_used(void)
 {
     size_t i = 0;
-    while (i < PAINT_BYTES && paint_lo[i] == PAINT)
+    const volatile uint8_t *lo = (const volatile uint8_t *)paint_lo;
+    while (i < PAINT_BYTES && lo[i] == PAINT)
         i++;
     if (i == PAINT_BYTES)
         return 0;
-    return (size_t)(stack_top - (uintptr_t)(paint_lo + i));
+    return (size_t)(stack_top - (paint_lo + i));
 }
 
 void spo_memreport_end(const spo_client *c)
@@ -54,11 +55,11 @@ void spo_memreport_end(const spo_client *c)
     (void)c;
     spo_tls_pool_stats st;
     spo_tls_pool_get(&st);
-    size_t stat = sizeof(spo_client) + 4096 /* stdout buffer */;
+    size_t stat = sizeof(spo_client) + 1024 /* stdout buffer */;
     size_t stack = stack_used();
     fprintf(stderr,
             "memreport: static %zu bytes (spo_client %zu: tls %zu, http %zu, json %zu, auth %zu, "
-            "graph %zu; stdout buffer 4096)\n"
+            "graph %zu; stdout buffer 1024)\n"
             "memreport: mbedTLS pool peak %zu of %zu bytes (%zu failed allocations)\n"
             "memreport: stack high-water %zu bytes\n"
             "memreport: total %zu bytes\n",

@@ -1,6 +1,7 @@
 /* Graph sites listing: paging, throttling, retries and resumption. */
 #include "spo/graph.h"
 
+#include <assert.h>
 #include <string.h>
 
 static const char SITES_PATH[] = "/v1.0/sites?$select=id,displayName,webUrl";
@@ -235,13 +236,18 @@ static int fetch_page(spo_graph *g, spo_site_fn fn, void *ctx)
         memset(g->diag, 0, sizeof *g->diag);
         g->next[0] = '\0';
         g->request_id[0] = '\0';
+        char value_probe[2];
         spo_json_capture caps[] = {
             { { "@odata.nextLink", NULL }, g->next, sizeof g->next, 0, 0, 0, 0, 0 },
+            /* Only to learn that "value" is there and is an array: a page without it is not a
+             * page, and must not end the listing as if it were the last one. */
+            { { "value", NULL }, value_probe, sizeof value_probe, 1, 0, 0, 0, 0 },
             { { "error", "code", NULL }, g->diag->code, sizeof g->diag->code, 1, 0, 0, 0, 0 },
             { { "error", "message", NULL }, g->diag->message, sizeof g->diag->message, 1, 0, 0, 0, 0 },
             { { "error", "innerError", "request-id", NULL }, g->diag->request_id,
               sizeof g->diag->request_id, 1, 0, 0, 0, 0 },
         };
+        static_assert(sizeof caps / sizeof caps[0] <= SPO_JSON_MAX_CAPTURES, "captures");
         static const char *const coll[] = { "value", NULL };
         page p = { g, fn, ctx, 0, 0, 0, delivered, &delivered, 0, 0 };
         spo_json_reader_init(g->reader, caps, sizeof caps / sizeof caps[0], coll, on_elem, &p);
@@ -250,8 +256,14 @@ static int fetch_page(spo_graph *g, spo_site_fn fn, void *ctx)
         rc = spo_http_conn_exchange(g->conn, &req, &cb);
         if (p.stop)
             return p.stop;
-        if (rc == 200 && !p.json_err)
-            rc = spo_json_reader_finish(g->reader) == SPO_OK ? 200 : SPO_E_JSON_SYNTAX;
+        if (rc == 200 && !p.json_err) {
+            rc = spo_json_reader_finish(g->reader);
+            if (rc == SPO_OK && (!caps[1].found || caps[1].type != SPO_JSON_ARRAY ||
+                                 (caps[0].found && caps[0].type != SPO_JSON_STRING)))
+                rc = SPO_E_JSON_SHAPE;
+            if (rc == SPO_OK)
+                rc = 200;
+        }
         else if (rc == 200 || (rc < 0 && p.json_err && p.status == 200))
             rc = p.json_err;
         if (rc == 200)

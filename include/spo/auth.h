@@ -17,7 +17,7 @@
 #define SPO_SECRET_MAX 256 /* client secret + NUL; Entra secrets are 40 characters */
 #endif
 #ifndef SPO_AUTH_BODY_MAX
-#define SPO_AUTH_BODY_MAX 1024 /* form body: ids, scope and the URL-encoded secret */
+#define SPO_AUTH_BODY_MAX 512 /* form body: ids, scope and the URL-encoded secret */
 #endif
 #ifndef SPO_AUTH_URL_MAX
 #define SPO_AUTH_URL_MAX 512 /* token endpoint URL + NUL */

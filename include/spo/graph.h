@@ -10,6 +10,9 @@
 #include "spo/http.h"
 #include "spo/json.h"
 
+#ifndef SPO_GRAPH_ROOT_MAX
+#define SPO_GRAPH_ROOT_MAX 256 /* the Graph root URL + NUL */
+#endif
 #ifndef SPO_GRAPH_RETRIES
 #define SPO_GRAPH_RETRIES 6 /* attempts per request after the first, for 429/5xx/lost connections */
 #endif
@@ -42,7 +45,7 @@ typedef int (*spo_token_fn)(void *ctx, int force, spo_span *token);
 
 typedef struct spo_graph {
     spo_url base;            /* parsed graph root (spans into base_str) */
-    char base_str[SPO_URL_MAX];
+    char base_str[SPO_GRAPH_ROOT_MAX];
     spo_http_conn *conn;
     spo_json_reader *reader;
     spo_diag *diag;

@@ -234,6 +234,13 @@ static void test_403_and_malformed(void **state)
     reset(0);
     fake_add(&F, page_body(200, "{\"value\":[" SITE(1) "]", 0, NULL), 0, 0);
     assert_int_equal(spo_graph_list_sites(&G, NULL, on_site, NULL), SPO_E_JSON_SYNTAX);
+    /* valid JSON of the wrong shape must not pass for an empty last page */
+    const char *bad[] = { "{\"value\":{}}", "{}", "[]", "{\"value\":[],\"@odata.nextLink\":3}", "{\"value\":\"x\"}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        reset(0);
+        fake_add(&F, page_body(200, bad[i], 0, NULL), 0, 0);
+        assert_int_equal(spo_graph_list_sites(&G, NULL, on_site, NULL), SPO_E_JSON_SHAPE);
+    }
 }
 
 static void test_empty_page_with_next(void **state)
