@@ -12,7 +12,7 @@
 #include "spo/base.h"
 
 #ifndef SPO_HTTP_LINE_MAX
-#define SPO_HTTP_LINE_MAX 2048 /* longest status/header/chunk-size line, CRLF excluded */
+#define SPO_HTTP_LINE_MAX 1024 /* longest status/header/chunk-size line, CRLF excluded */
 #endif
 #ifndef SPO_HTTP_MAX_HEADERS
 #define SPO_HTTP_MAX_HEADERS 64 /* header (and trailer) lines in one response */
@@ -24,7 +24,7 @@
 #define SPO_HTTP_HOST_MAX 256 /* longest host name, NUL included */
 #endif
 #ifndef SPO_URL_MAX
-#define SPO_URL_MAX 2048 /* longest URL spo will follow (nextLink), NUL included */
+#define SPO_URL_MAX 1024 /* longest URL spo will follow (nextLink), NUL included */
 #endif
 
 /* ---------------------------------------------------------------- URLs */
@@ -36,8 +36,11 @@ typedef struct spo_url {
     spo_span target; /* path and query, "/" when absent; never empty; fragment dropped */
 } spo_url;
 
-/* Parse an absolute https URL. Rejects other schemes, userinfo, empty or invalid hosts, bad ports,
- * control characters and spaces. Returns SPO_OK or SPO_E_URL. */
+/* Parse an absolute https URL of at most SPO_URL_MAX - 1 bytes. Rejects other schemes, userinfo,
+ * empty or invalid hosts (letters, digits, '-', '.', '_'; or an IPv6 literal in brackets), bad
+ * ports, control characters, spaces and non-ASCII bytes, and a query with no path ("https://h?q":
+ * the target could not start with '/' without copying). Returns SPO_OK, SPO_E_URL, or SPO_E_ARG
+ * when out is NULL. */
 int spo_url_parse(const char *s, size_t len, spo_url *out);
 
 /* True when a and b name the same origin (host compared case-insensitively, same port). */
@@ -71,7 +74,9 @@ typedef struct spo_http_callbacks {
     /* A piece of the decoded body (chunk framing removed). Optional. */
     int (*on_body)(void *ctx, const uint8_t *data, size_t len);
 } spo_http_callbacks;
-/* A callback returns 0 to go on; any non-zero value stops the parser, which returns it unchanged. */
+/* A callback returns 0 to go on; any non-zero value stops the parser, which returns it unchanged.
+ * Return a negative value (SPO_E_ABORTED or your own error): a positive one would read as a byte
+ * count from spo_http_parser_feed; spo_http_conn_exchange turns it into SPO_E_ABORTED. */
 
 /* How the body of the response is delimited, once the headers are parsed. */
 typedef enum spo_http_framing {
@@ -83,24 +88,33 @@ typedef enum spo_http_framing {
 
 enum { SPO_HTTP_REQ_HEAD = 1u << 0 }; /* parser flag: the request was HEAD (no body follows) */
 
+/* Everything below is the parser's; callers may read status, framing, keep_alive, done and err. */
 typedef struct spo_http_parser {
     spo_http_callbacks cb;
     unsigned flags;
+    int err;                 /* 0, or what the parser failed with (it stays failed) */
     uint8_t state;
-    uint8_t sub;             /* sub-state inside a line or chunk */
+    uint8_t sub;             /* progress inside a token: "HTTP/1." matched, status digits, ... */
     uint8_t framing;         /* spo_http_framing, valid after the headers */
     uint8_t keep_alive;      /* the connection may be reused after this message */
     uint8_t done;            /* the message is complete */
-    uint8_t seen_cl, seen_te, te_chunked_last, conn_close, http10;
+    uint8_t seen_cl, seen_te, te_chunked_last, conn_close, conn_keep, http10;
+    uint8_t interim;         /* inside a 1xx response, which is parsed but not reported */
+    uint8_t trailer;         /* the field lines are trailers after the last chunk */
     int status;
-    uint16_t nheaders;
+    uint16_t nheaders;       /* lines counted against SPO_HTTP_MAX_HEADERS (see the parser) */
     uint64_t content_length;
-    uint64_t remaining;      /* body or chunk bytes left */
-    size_t line_len;
+    uint64_t remaining;      /* body or chunk bytes left; the chunk size while it is read */
+    size_t line_len;         /* bytes of the current line so far, CRLF excluded */
+    size_t name_len;         /* line[] holds the field name, then its value (or the reason) */
+    size_t value_len, value_end; /* value bytes stored; length without trailing whitespace */
     char line[SPO_HTTP_LINE_MAX];
 } spo_http_parser;
 
-/* Start parsing a new response. */
+/* Start parsing a new response. cb may be NULL (parse and discard). Leading empty lines, the lines
+ * of skipped 1xx responses, header lines and trailer lines all count against SPO_HTTP_MAX_HEADERS,
+ * which bounds the work a server can make the parser do before the body. A 101 is an error: spo
+ * never asks to upgrade. */
 void spo_http_parser_init(spo_http_parser *p, const spo_http_callbacks *cb, unsigned flags);
 
 /* Feed len bytes. Returns the number consumed: len, or less when the message ended inside the
@@ -154,6 +168,7 @@ typedef struct spo_http_conn {
     uint16_t port;
     uint8_t connected;
     uint8_t reused;      /* at least one exchange already ran on this connection */
+    uint8_t leftover;    /* the last answer was followed by unrequested bytes (not reused) */
     size_t rx_len, rx_off;
     uint8_t rx[SPO_HTTP_IO_BUF];
     uint8_t tx[SPO_HTTP_IO_BUF];
@@ -166,8 +181,14 @@ void spo_http_conn_init(spo_http_conn *c, const spo_http_transport *tr, const ch
 /* Run one exchange: connect (or reuse the open connection if it goes to the same host and port),
  * write the request, and parse the response, calling cb as it arrives. If a reused connection turns
  * out to be closed before any byte of the answer, reconnect and send again once. After the answer,
- * the connection stays open if the server allows keep-alive, else it is closed. On any error the
- * connection is closed. Returns the HTTP status (>= 100) or a negative status. */
+ * the connection stays open if the server allows keep-alive, else it is closed; bytes after the
+ * answer are discarded and the connection is not reused. On any error the connection is closed.
+ * The request always carries Host, User-Agent and Accept: application/json (a caller header named
+ * User-Agent or Accept replaces the default), and Content-Length when there is a body or the method
+ * is POST, PUT or PATCH. Header names must be tokens and values free of CR, LF and other controls;
+ * a caller header named Host, Content-Length, Transfer-Encoding or Connection is refused
+ * (SPO_E_ARG), as the framing is spo's. tx and rx are zeroed after the exchange: they held the
+ * token and the answer. Returns the HTTP status (>= 100) or a negative status. */
 int spo_http_conn_exchange(spo_http_conn *c, const spo_http_request *req,
                            const spo_http_callbacks *cb);
 
