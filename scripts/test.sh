@@ -51,7 +51,7 @@ run_e2e() { # label args...
 if [ -f tests/e2e/run.py ]; then
   run_e2e plain --spo "$B/spo"
   run_e2e asan --spo "$BA/spo"
-  if [ "${SPO_SKIP_VALGRIND:-0}" != 1 ]; then run_e2e valgrind --spo "$B/spo" --valgrind --quick; fi
+  if [ "${SPO_SKIP_VALGRIND:-0}" != 1 ]; then run_e2e valgrind --spo "$B/spo" --valgrind; fi
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi

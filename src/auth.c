@@ -71,6 +71,8 @@ void spo_auth_wipe(spo_auth *a)
 /* The body is JSON for success and for errors alike; statuses only decide how to read it. */
 typedef struct token_read {
     spo_json_reader *r;
+    spo_diag *diag;
+    int64_t wall;
     int status;
     int json_err;
 } token_read;
@@ -79,6 +81,21 @@ static int on_status(void *ctx, int status, spo_span reason)
 {
     (void)reason;
     ((token_read *)ctx)->status = status;
+    return 0;
+}
+
+static int on_header(void *ctx, spo_span name, spo_span value)
+{
+    token_read *t = ctx;
+    static const char ra[] = "retry-after";
+    if (name.len != sizeof ra - 1)
+        return 0;
+    for (size_t i = 0; i < name.len; i++)
+        if ((name.ptr[i] | 0x20) != ra[i])
+            return 0;
+    uint32_t ms;
+    if (spo_http_retry_after(value, t->wall, &ms) == SPO_OK)
+        t->diag->retry_after_ms = ms;
     return 0;
 }
 
@@ -175,8 +192,8 @@ int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_htt
         { { "trace_id", NULL }, diag->request_id, sizeof diag->request_id, 1, 0, 0, 0, 0 },
     };
     spo_json_reader_init(r, caps, sizeof caps / sizeof caps[0], NULL, NULL, NULL);
-    token_read tr = { r, 0, 0 };
-    spo_http_callbacks cb = { &tr, on_status, NULL, NULL, on_body };
+    token_read tr = { r, diag, wall, 0, 0 };
+    spo_http_callbacks cb = { &tr, on_status, on_header, NULL, on_body };
 
     rc = spo_http_conn_exchange(conn, &req, &cb);
     mbedtls_platform_zeroize(a->body, sizeof a->body);

@@ -127,13 +127,17 @@ static int on_site(void *ctx, const spo_site *s)
 
 /* ------------------------------------------------------------------ verbose trace */
 
-static void trace(void *ctx, const char *method, spo_span host, spo_span target, int status,
-                  uint32_t ms)
+static void trace(void *ctx, const char *method, const spo_url *url, int status, uint32_t ms)
 {
     (void)ctx;
+    spo_span host = url->host, target = url->target;
+    char port[8] = "";
+    if (url->port != 443)
+        snprintf(port, sizeof port, ":%u", url->port);
     int is_token = target.len >= 6 && memcmp(target.ptr + target.len - 6, "/token", 6) == 0;
-    fprintf(stderr, "spo: %s https://%.*s%.*s [%s] -> ", method, (int)host.len, host.ptr,
-            (int)target.len, target.ptr,
+    int v6 = memchr(host.ptr, ':', host.len) != NULL;
+    fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s [%s] -> ", method, v6 ? "[" : "", (int)host.len,
+            host.ptr, v6 ? "]" : "", port, (int)target.len, target.ptr,
             is_token ? "client_secret=[redacted]" : "Authorization: Bearer [redacted]");
     if (status >= 100)
         fprintf(stderr, "%d in %u ms\n", status, ms);

@@ -53,11 +53,33 @@ static int copy_setting(char *dst, size_t cap, const char *src, const char *what
     return SPO_OK;
 }
 
+/* The token endpoint is throttled and fails like any service: the same retry policy as Graph's
+ * (Retry-After, else exponential backoff with jitter; at most max_retries). A refusal (4xx other
+ * than 429) is final. */
 static int fetch_token(spo_client *c)
 {
     const spo_port *p = c->port;
-    return spo_auth_client_credentials(&c->auth, &c->auth_cfg, &c->http, &c->reader,
-                                       p->monotonic_ms(p->ctx), p->wall_time(p->ctx), &c->diag);
+    uint32_t backoff = c->graph.backoff_ms;
+    for (uint32_t attempt = 0;; attempt++) {
+        int rc = spo_auth_client_credentials(&c->auth, &c->auth_cfg, &c->http, &c->reader,
+                                             p->monotonic_ms(p->ctx), p->wall_time(p->ctx),
+                                             &c->diag);
+        int st = c->diag.status;
+        int again = rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
+                    rc == SPO_E_NET_IO || rc == SPO_E_HTTP_TRUNCATED ||
+                    (rc == SPO_E_AUTH && (st == 429 || st == 500 || st == 502 || st == 503 ||
+                                          st == 504));
+        if (!again || attempt >= c->graph.max_retries)
+            return rc;
+        uint32_t wait = c->diag.retry_after_ms;
+        if (!wait) {
+            uint32_t r = 0;
+            (void)p->entropy(p->ctx, (uint8_t *)&r, sizeof r);
+            wait = backoff / 2 + (backoff / 2 ? r % (backoff / 2 + 1) : 0);
+            backoff = backoff >= c->graph.backoff_cap_ms / 2 ? c->graph.backoff_cap_ms : backoff * 2;
+        }
+        p->sleep_ms(p->ctx, wait);
+    }
 }
 
 static int provide_token(void *ctx, int force, spo_span *out)

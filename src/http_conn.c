@@ -225,10 +225,8 @@ static int open_to(spo_http_conn *c, spo_span host, uint16_t port)
     c->host[host.len] = '\0';
     c->port = port;
     int rc = c->tr.connect(c->tr.ctx, c->host, port);
-    if (rc < 0) {
-        c->host[0] = '\0';
-        return rc;
-    }
+    if (rc < 0)
+        return rc; /* host stays: it names the server in the error; connected decides reuse */
     c->connected = 1;
     c->reused = 0;
     return SPO_OK;
@@ -326,7 +324,7 @@ int spo_http_conn_exchange(spo_http_conn *c, const spo_http_request *req,
     c->rx_len = c->rx_off = 0;
     if (c->trace) {
         uint64_t ms = now(c) - t0;
-        c->trace(c->trace_ctx, req->method, req->url->host, req->url->target, rc,
+        c->trace(c->trace_ctx, req->method, req->url, rc,
                  ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
     }
     return rc;

@@ -12,13 +12,13 @@
 #include "spo/base.h"
 
 #ifndef SPO_HTTP_LINE_MAX
-#define SPO_HTTP_LINE_MAX 1024 /* longest status/header/chunk-size line, CRLF excluded */
+#define SPO_HTTP_LINE_MAX 2048 /* longest status/header/chunk-size line, CRLF excluded */
 #endif
 #ifndef SPO_HTTP_MAX_HEADERS
 #define SPO_HTTP_MAX_HEADERS 64 /* header (and trailer) lines in one response */
 #endif
 #ifndef SPO_HTTP_IO_BUF
-#define SPO_HTTP_IO_BUF 1024 /* receive buffer and request-writer buffer, each */
+#define SPO_HTTP_IO_BUF 1024 /* the buffer requests are written through and answers read into */
 #endif
 #ifndef SPO_HTTP_HOST_MAX
 #define SPO_HTTP_HOST_MAX 256 /* longest host name, NUL included */
@@ -154,8 +154,8 @@ typedef struct spo_http_request {
 
 /* Called after each exchange for --verbose: method, host, target, status (or negative error) and
  * elapsed milliseconds. Never given headers or bodies. */
-typedef void (*spo_http_trace_fn)(void *ctx, const char *method, spo_span host, spo_span target,
-                                  int status, uint32_t ms);
+typedef void (*spo_http_trace_fn)(void *ctx, const char *method, const spo_url *url, int status,
+                                  uint32_t ms);
 
 typedef struct spo_http_conn {
     spo_http_transport tr;
@@ -170,8 +170,12 @@ typedef struct spo_http_conn {
     uint8_t reused;      /* at least one exchange already ran on this connection */
     uint8_t leftover;    /* the last answer was followed by unrequested bytes (not reused) */
     size_t rx_len, rx_off;
-    uint8_t rx[SPO_HTTP_IO_BUF];
-    uint8_t tx[SPO_HTTP_IO_BUF];
+    /* One buffer serves both ways: a request is written out whole (and the buffer wiped) before
+     * any byte of its answer is read, and spo never pipelines. */
+    union {
+        uint8_t rx[SPO_HTTP_IO_BUF];
+        uint8_t tx[SPO_HTTP_IO_BUF];
+    };
     spo_http_parser parser;
 } spo_http_conn;
 

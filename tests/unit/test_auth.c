@@ -161,6 +161,16 @@ static void test_html_error_page(void **state)
     assert_string_equal(D.aadsts, "");
 }
 
+static void test_throttled_keeps_retry_after(void **state)
+{
+    (void)state;
+    setup_conn(4);
+    fake_add(&F, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Length: 2\r\n\r\n{}", 0, 0);
+    assert_int_equal(run(), SPO_E_AUTH);
+    assert_int_equal(D.status, 429);
+    assert_int_equal(D.retry_after_ms, 3000);
+}
+
 static void test_helpers(void **state)
 {
     (void)state;
@@ -198,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_token_longer_than_buffer),
         cmocka_unit_test(test_malformed_and_missing),
         cmocka_unit_test(test_html_error_page),
+        cmocka_unit_test(test_throttled_keeps_retry_after),
         cmocka_unit_test(test_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,9 +141,9 @@ static uint64_t fake_clock(void *ctx)
     return x->clock;
 }
 
-static void on_trace(void *ctx, const char *method, spo_span host, spo_span target, int status,
-                     uint32_t ms)
+static void on_trace(void *ctx, const char *method, const spo_url *url, int status, uint32_t ms)
 {
+    spo_span host = url->host, target = url->target;
     trace_rec *t = ctx;
     t->calls++;
     snprintf(t->method, sizeof t->method, "%s", method);
