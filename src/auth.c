@@ -125,14 +125,12 @@ static int parse_lifetime(const char *s, uint32_t *out)
     return SPO_OK;
 }
 
-static void set_diag_text(char *dst, size_t cap, const char *src)
+/* First line only: descriptions end in "\r\nTrace ID: ...". */
+static void first_line(char *s)
 {
-    size_t n = 0;
-    /* first line only: descriptions end in "\r\nTrace ID: ..." */
-    while (src[n] && src[n] != '\r' && src[n] != '\n' && n + 1 < cap)
-        n++;
-    memcpy(dst, src, n);
-    dst[n] = '\0';
+    while (*s && *s != '\r' && *s != '\n')
+        s++;
+    *s = '\0';
 }
 
 int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_http_conn *conn,
@@ -143,7 +141,7 @@ int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_htt
     size_t pos = 0;
     char *b = a->body;
     const size_t cap = sizeof a->body;
-    char target[SPO_AUTH_URL_MAX];
+    char *target = a->url;
     spo_url url;
 
     memset(diag, 0, sizeof *diag);
@@ -156,7 +154,7 @@ int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_htt
         alen--;
     size_t tlen = strlen(cfg->tenant);
     static const char tail[] = "/oauth2/v2.0/token";
-    if (alen + 1 + tlen + sizeof tail > sizeof target)
+    if (alen + 1 + tlen + sizeof tail > sizeof a->url)
         return SPO_E_TOO_LONG;
     memcpy(target, cfg->authority, alen);
     target[alen] = '/';
@@ -211,9 +209,7 @@ int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_htt
     if (rc != 200) {
         mbedtls_platform_zeroize(t, sizeof *t);
         if (caps[4].found) {
-            char first[SPO_DIAG_TEXT];
-            set_diag_text(first, sizeof first, diag->message);
-            memcpy(diag->message, first, sizeof first);
+            first_line(diag->message);
             spo_auth_aadsts(diag->message, diag->aadsts, sizeof diag->aadsts);
         }
         return SPO_E_AUTH;

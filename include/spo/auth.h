@@ -48,6 +48,8 @@ typedef struct spo_token {
 typedef struct spo_auth {
     spo_token token;
     char body[SPO_AUTH_BODY_MAX]; /* the form, zeroed after each request */
+    char url[SPO_AUTH_URL_MAX];   /* the token endpoint (here, not on the stack: the TLS
+                                   * handshake runs below this frame, where stack is scarce) */
     char expires_in[24];
     char token_type[16];
     char aadsts_codes[64];
