@@ -54,6 +54,18 @@ if [ -f tests/e2e/run.py ]; then
   if [ "${SPO_SKIP_VALGRIND:-0}" != 1 ]; then run_e2e valgrind --spo "$B/spo" --valgrind; fi
 fi
 
+if [ -f tests/long/run.sh ] && [ "${SPO_SKIP_LONG:-0}" != 1 ]; then
+  out="$log/long.log"
+  bash tests/long/run.sh >"$out" 2>&1; rc=$?
+  line=$(grep -E '^long: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  p=$(echo "$line" | sed -E 's/^long: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  p=${p:-0}; f=${f:-0}; if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  grep -E '^(ok|FAIL)' "$out" | sed "s/^/  /"
+  [ "$f" != 0 ] && failures+=("long (see $out)")
+  printf '%-40s %3d passed, %d failed\n' "long runs" "$p" "$f"
+fi
+
 if [ ${#failures[@]} -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
