@@ -94,10 +94,16 @@ typedef struct sites_out {
  * so that a line is always a site. --json keeps every byte. */
 static void put_text(const char *s, size_t n)
 {
+    size_t run = 0; /* bytes since the last control character, written in one call */
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        putchar(ch < 0x20 || ch == 0x7f ? ' ' : ch);
+        if (ch < 0x20 || ch == 0x7f) {
+            fwrite(s + run, 1, i - run, stdout);
+            putchar(' ');
+            run = i + 1;
+        }
     }
+    fwrite(s + run, 1, n - run, stdout);
 }
 
 static int on_site(void *ctx, const spo_site *s)

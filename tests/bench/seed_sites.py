@@ -13,6 +13,9 @@ import requests
 authority = os.environ.get("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com").rstrip("/")
 graph = os.environ.get("SPO_GRAPH_URL", "https://graph.microsoft.com").rstrip("/")
 ca = os.environ.get("SPO_CA_FILE", True)
+if ca is not True:
+    # msal 1.21's own HTTP session ignores `verify` for authority discovery; requests reads this.
+    os.environ["REQUESTS_CA_BUNDLE"] = ca
 
 app = msal.ConfidentialClientApplication(
     os.environ["AZURE_CLIENT_ID"],

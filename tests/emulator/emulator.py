@@ -579,7 +579,7 @@ class Emulator:
             sys.stderr.write("emulator: %s %s host=%s\n" % (req.method, req.target[:200], host))
         if len(segs) == 5 and segs[2:] == ["oauth2", "v2.0", "token"]:
             return self.token(conn, req, segs[1], close)
-        if len(segs) == 6 and segs[2:] == ["v2.0", ".well-known", "openid-configuration"]:
+        if len(segs) == 5 and segs[2:] == ["v2.0", ".well-known", "openid-configuration"]:
             return self.oidc(conn, req, segs[1], close)
         if len(segs) >= 2 and segs[1] in ("v1.0", "beta"):
             return self.graph(conn, req, close)
