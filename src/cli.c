@@ -9,7 +9,7 @@
 #include "cli.h"
 
 static spo_client client; /* all of spo's state: sizeof(spo_client) bytes, see `make memreport` */
-static char out_buf[1024]; /* stdout's buffer: static, so stdio never mallocs one */
+static char out_buf[512]; /* stdout's buffer: static, so stdio never mallocs one */
 
 typedef struct opts {
     const char *cmd;

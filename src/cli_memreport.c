@@ -55,11 +55,11 @@ void spo_memreport_end(const spo_client *c)
     (void)c;
     spo_tls_pool_stats st;
     spo_tls_pool_get(&st);
-    size_t stat = sizeof(spo_client) + 1024 /* stdout buffer */;
+    size_t stat = sizeof(spo_client) + 512 /* stdout buffer */;
     size_t stack = stack_used();
     fprintf(stderr,
             "memreport: static %zu bytes (spo_client %zu: tls %zu, http %zu, json %zu, auth %zu, "
-            "graph %zu; stdout buffer 1024)\n"
+            "graph %zu; stdout buffer 512)\n"
             "memreport: mbedTLS pool peak %zu of %zu bytes (%zu failed allocations)\n"
             "memreport: stack high-water %zu bytes\n"
             "memreport: total %zu bytes\n",

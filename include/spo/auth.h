@@ -52,7 +52,6 @@ typedef struct spo_auth {
                                    * handshake runs below this frame, where stack is scarce) */
     char expires_in[24];
     char token_type[16];
-    char aadsts_codes[64];
 } spo_auth;
 
 /* Acquire a token with the client-credentials grant. Uses (and then closes) conn; parses with r.
