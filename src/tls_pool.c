@@ -6,6 +6,7 @@
  * Not thread-safe: spo runs one connection at a time. */
 #include "spo/tls.h"
 
+#include <mbedtls/platform_util.h>
 #include <string.h>
 
 #define POOL_ALIGN 16u
@@ -106,6 +107,9 @@ void spo_tls_pool_free(void *p)
         return;
     }
     used -= b->size;
+    /* Freed memory may have held keys, decrypted records or the token: it is wiped here whatever
+     * mbedTLS did, so nothing secret outlives its owner in the pool. */
+    mbedtls_platform_zeroize((uint8_t *)b + HDR_SIZE, b->size - HDR_SIZE);
     b->tag = TAG_FREE ^ (uintptr_t)b;
 
     blk *prev = NULL, *next = free_head;
@@ -144,4 +148,10 @@ void spo_tls_pool_get(spo_tls_pool_stats *out)
 void spo_tls_pool_reset_peak(void)
 {
     peak = used;
+}
+
+void spo_tls_pool_region(const uint8_t **base, size_t *size)
+{
+    *base = pool;
+    *size = sizeof pool;
 }

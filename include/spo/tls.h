@@ -110,4 +110,7 @@ typedef struct spo_tls_pool_stats {
 void spo_tls_pool_get(spo_tls_pool_stats *out);
 void spo_tls_pool_reset_peak(void);
 
+/* The pool's bytes, for inspection: the secret-hygiene test checks that no secret is left there. */
+void spo_tls_pool_region(const uint8_t **base, size_t *size);
+
 #endif

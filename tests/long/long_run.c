@@ -122,6 +122,61 @@ int main(int argc, char **argv)
                fds0, rss0, peak0, st.used);
         return 0;
     }
-    fprintf(stderr, "usage: long_run sites | long_run cycles N\n");
+    if (argc >= 2 && !strcmp(argv[1], "hygiene")) {
+        /* After cleanup, nothing that held the secret or the token may still hold it: the client
+         * struct is all zero, and neither string is anywhere in the TLS pool (which held the
+         * plaintext records that carried them). */
+        unsigned long long n = 0;
+        static char token[SPO_TOKEN_MAX];
+        int rc = spo_client_init(&client, spo_port_posix(), &cfg);
+        const spo_token *t = NULL;
+        if (rc == SPO_OK)
+            rc = spo_client_token(&client, &t);
+        if (rc == SPO_OK) {
+            memcpy(token, t->bearer + SPO_BEARER_PREFIX_LEN, t->len + 1);
+            rc = spo_client_sites(&client, NULL, count_site, &n);
+        }
+        spo_client_cleanup(&client);
+        if (rc != SPO_OK || !token[0]) {
+            printf("hygiene: run failed: %s\n", spo_strerror(rc));
+            return 1;
+        }
+        const uint8_t *c = (const uint8_t *)&client;
+        for (size_t i = 0; i < sizeof client; i++)
+            if (c[i]) {
+                printf("hygiene: client byte %zu is not zero after cleanup\n", i);
+                return 1;
+            }
+        const uint8_t *base;
+        size_t size;
+        spo_tls_pool_region(&base, &size);
+        /* Positive control: the scan finds the secret while a pool block holds it, and the pool
+         * wipes the block when it is freed (as it does for every mbedTLS buffer). */
+        size_t slen = strlen(cfg.client_secret);
+        char *blk = spo_tls_pool_calloc(1, slen + 64);
+        memcpy(blk + 32, cfg.client_secret, slen); /* past the free-list link a freed block gets */
+        int seen = 0;
+        for (size_t i = 0; i + slen <= size; i++)
+            seen |= !memcmp(base + i, cfg.client_secret, slen);
+        spo_tls_pool_free(blk);
+        if (!seen) {
+            printf("hygiene: the scan does not see a secret placed in the pool\n");
+            return 1;
+        }
+        const char *needles[] = { cfg.client_secret, token, "client_secret=", "Bearer " };
+        for (size_t k = 0; k < 4; k++) {
+            size_t len = strlen(needles[k]) < 24 ? strlen(needles[k]) : 24; /* a prefix suffices */
+            for (size_t i = 0; i + len <= size; i++)
+                if (!memcmp(base + i, needles[k], len)) {
+                    printf("hygiene: %s found in the TLS pool at offset %zu after cleanup\n",
+                           k == 0 ? "the client secret" : k == 1 ? "the token" : needles[k], i);
+                    return 1;
+                }
+        }
+        printf("hygiene %zu client bytes and %zu pool bytes clean after %llu sites\n",
+               sizeof client, size, n);
+        return 0;
+    }
+    fprintf(stderr, "usage: long_run sites | long_run cycles N | long_run hygiene\n");
     return 2;
 }

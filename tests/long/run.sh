@@ -48,5 +48,12 @@ if "$run/long_run" cycles "$cycles" >"$run/cycles" 2>&1; then
 else
   echo "FAIL long.cycles: $(tail -2 "$run/cycles")"; fail=$((fail + 1))
 fi
+# Secret hygiene: the client and the TLS pool hold no secret after cleanup. Checked with the pool's
+# wiping on free; the check fails if that wiping (or the client's) is removed.
+if "$run/long_run" hygiene >"$run/hygiene" 2>&1; then
+  echo "ok long.hygiene: $(cat "$run/hygiene")"; pass=$((pass + 1))
+else
+  echo "FAIL long.hygiene: $(tail -2 "$run/hygiene")"; fail=$((fail + 1))
+fi
 echo "long: $pass passed, $fail failed"
 [ $fail = 0 ]
