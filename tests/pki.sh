@@ -18,6 +18,9 @@
 #   expired-chain.pem expired.key          leaf+issuing from our root, valid 2020-01-01..2021-01-01
 #   notyetvalid-chain.pem notyetvalid.key  leaf+issuing from our root, valid from 2090
 #   wronghost-chain.pem wronghost.key      leaf+issuing from our root for DNS:example.invalid only
+#   mslike-chain.pem mslike.key            the shape of Microsoft's real chains, for memory figures:
+#                                          RSA-4096 issuing CA (like "Microsoft Azure RSA TLS Issuing
+#                                          CA 03") and a leaf with 60 extra SANs (~3.6 KB)
 set -euo pipefail
 
 out=${1:?usage: tests/pki.sh OUTDIR}
@@ -81,6 +84,13 @@ extendedKeyUsage = serverAuth,clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 subjectAltName = DNS:example.invalid
+[leaf_mslike]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth,clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = $SAN_LOCAL$(for i in $(seq 1 60); do printf ',DNS:login%d.microsoftonline-p.example.com' "$i"; done)
 [selfsigned]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
@@ -89,7 +99,7 @@ subjectKeyIdentifier = hash
 subjectAltName = $SAN_LOCAL
 EOF
 
-key() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1" 2>/dev/null; }
+key() { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:"${KEYBITS:-2048}" -out "$1" 2>/dev/null; }
 stamp() { date -u -d "@$(( $(date +%s) + $1 * 86400 ))" +%Y%m%d%H%M%SZ; }
 
 # issue NAME SUBJECT ISSUER EXTSECTION START END   (ISSUER "-" = self-signed with the same key)
@@ -118,6 +128,8 @@ issue oroot "/C=US/O=Other test/CN=Other Root CA" - root "$(stamp -2)" "$(stamp 
 issue oissuing "/C=US/O=Other test/CN=Other Issuing CA" oroot issuing "$(stamp -2)" "$(stamp 1825)"
 issue untrusted "/C=US/O=Other test/CN=localhost" oissuing leaf_local "$(stamp -1)" "$(stamp 365)"
 issue selfsigned "/C=US/O=spo test/CN=localhost" - selfsigned "$(stamp -1)" "$(stamp 365)"
+KEYBITS=4096 issue msissuing "/C=US/O=spo test/CN=spo Test Azure-like RSA TLS Issuing CA 03" root issuing "$(stamp -2)" "$(stamp 1825)"
+issue mslike "/C=US/ST=WA/L=Redmond/O=spo test/CN=localhost" msissuing leaf_mslike "$(stamp -1)" "$(stamp 365)"
 
 # sanity: the good chain verifies; the bad ones fail for the intended reason; keys are plain RSA
 openssl verify -CAfile root.pem -untrusted issuing.pem server.pem >/dev/null
@@ -144,4 +156,6 @@ cat notyetvalid.pem issuing.pem >"$out/notyetvalid-chain.pem"
 install -m 600 notyetvalid.key "$out/notyetvalid.key"
 cat wronghost.pem issuing.pem >"$out/wronghost-chain.pem"
 install -m 600 wronghost.key "$out/wronghost.key"
+cat mslike.pem msissuing.pem >"$out/mslike-chain.pem"
+install -m 600 mslike.key "$out/mslike.key"
 touch "$out/.complete"
