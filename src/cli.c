@@ -17,6 +17,7 @@ typedef struct opts {
     int json, raw, verbose, help;
     spo_config cfg;
     const char *ca_label;
+    const char *cloud;
 } opts;
 
 static const char USAGE[] =
@@ -36,6 +37,9 @@ static const char USAGE[] =
     "                                           never shows in the process list)\n"
     "  AZURE_AUTHORITY_HOST  --authority URL    default https://login.microsoftonline.com\n"
     "  SPO_GRAPH_URL         --graph-url URL    default https://graph.microsoft.com\n"
+    "  SPO_CLOUD             --cloud NAME       public (default), usgov, usgov-dod or china: sets\n"
+    "                                           the authority and Graph URLs together; explicit\n"
+    "                                           URLs still override\n"
     "  SPO_CA_FILE           --ca-file FILE     PEM bundle to trust instead of the system one\n"
     "                                           (" SPO_DEFAULT_CA_FILE ")\n"
     "\n"
@@ -176,6 +180,7 @@ static int parse_args(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--authority")) TAKE(o->cfg.authority_host);
         else if (!strcmp(a, "--graph-url")) TAKE(o->cfg.graph_url);
         else if (!strcmp(a, "--ca-file")) TAKE(o->cfg.ca_file);
+        else if (!strcmp(a, "--cloud")) TAKE(o->cloud);
         else if (!strcmp(a, "--timeout")) {
             const char *v;
             TAKE(v);
@@ -206,9 +211,19 @@ int main(int argc, char **argv)
     o.cfg.authority_host = env("AZURE_AUTHORITY_HOST");
     o.cfg.graph_url = env("SPO_GRAPH_URL");
     o.cfg.ca_file = env("SPO_CA_FILE");
+    o.cloud = env("SPO_CLOUD");
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    if (o.cloud) {
+        const spo_cloud *cl = spo_cloud_find(o.cloud);
+        if (!cl)
+            return usage_error("unknown cloud '%s': use public, usgov, usgov-dod or china", o.cloud);
+        if (!o.cfg.authority_host)
+            o.cfg.authority_host = cl->authority;
+        if (!o.cfg.graph_url)
+            o.cfg.graph_url = cl->graph;
+    }
     if (o.help || !o.cmd) {
         fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN : USAGE_SITES, o.cmd || o.help ? stdout : stderr);
         return o.help ? 0 : 2;

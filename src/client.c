@@ -5,6 +5,23 @@
 #include <stdio.h>
 #include <string.h>
 
+static const spo_cloud CLOUDS[] = {
+    { "public", "https://login.microsoftonline.com", "https://graph.microsoft.com" },
+    /* GCC High (L4) and DoD (L5) share the US Government authority; Graph differs. */
+    { "usgov", "https://login.microsoftonline.us", "https://graph.microsoft.us" },
+    { "usgov-dod", "https://login.microsoftonline.us", "https://dod-graph.microsoft.us" },
+    /* 21Vianet; login.chinacloudapi.cn is the older alias of the same service */
+    { "china", "https://login.partner.microsoftonline.cn", "https://microsoftgraph.chinacloudapi.cn" },
+};
+
+const spo_cloud *spo_cloud_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof CLOUDS / sizeof CLOUDS[0]; i++)
+        if (!strcmp(CLOUDS[i].name, name))
+            return &CLOUDS[i];
+    return NULL;
+}
+
 static int tr_connect(void *ctx, const char *host, uint16_t port)
 {
     return spo_tls_connect(ctx, host, port);

@@ -35,6 +35,17 @@
 #define SPO_ID_MAX 128 /* tenant or client id + NUL */
 #endif
 
+/* Microsoft's national clouds: the identity platform and Graph roots that belong together (from
+ * Microsoft's published endpoints; tokens of one cloud are not valid in another). */
+typedef struct spo_cloud {
+    const char *name;      /* "public", "usgov", "usgov-dod", "china" */
+    const char *authority; /* https://login.microsoftonline.com, ... */
+    const char *graph;     /* https://graph.microsoft.com, ... */
+} spo_cloud;
+
+/* The cloud called name, or NULL if there is none by that name. */
+const spo_cloud *spo_cloud_find(const char *name);
+
 typedef struct spo_config {
     const char *tenant;         /* AZURE_TENANT_ID */
     const char *client_id;      /* AZURE_CLIENT_ID */
