@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
 # make test: every unit test (plain and under ASan/UBSan), then the end-to-end tests of the CLI
 # against the emulator (plain, ASan/UBSan, valgrind). Ends with "N passed, N failed".
+# A cross board (SPO_BOARD=rpi-armhf, set by `make BOARD=.. test`) runs its own binaries under
+# SPO_RUN (qemu-user): the unit tests and the end-to-end tests, without ASan, valgrind or long runs.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export SPO_CONFORMANCE_DIR=${SPO_CONFORMANCE_DIR:-$top/../shared/conformance}
 export SPO_FIXTURES=${SPO_FIXTURES:-$top/../shared/fixtures/ms}
-B=build/linux-host
+board=${SPO_BOARD:-linux-host}
+run=${SPO_RUN:-}
+B=build/$board
 BA=build/linux-host-asan
 passed=0 failed=0
 failures=()
 log=build/test-logs; mkdir -p "$log"
 
-make -s cli "$B/spo" "$BA/spo" unit unit-asan || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+if [ "$board" = linux-host ]; then
+  make -s cli "$B/spo" "$BA/spo" unit unit-asan || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+else
+  make -s BOARD="$board" cli unit || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
 
 run_cmocka() { # name binary
   local name=$1 bin=$2 out="$log/$1.log"
-  "$bin" >"$out" 2>&1; local rc=$?
+  $run "$bin" >"$out" 2>&1; local rc=$?
   local p f
   p=$(grep -Eo '^\[  PASSED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' | tail -1)
   f=$(grep -Eo '^\[  FAILED  \] [0-9]+' "$out" | grep -Eo '[0-9]+$' | tail -1)
@@ -30,6 +38,7 @@ run_cmocka() { # name binary
 
 for t in tests/unit/test_*.c; do
   n=$(basename "$t" .c)
+  if [ "$board" != linux-host ]; then run_cmocka "$n[$board]" "$B/tests/$n"; continue; fi
   run_cmocka "$n" "$B/tests/$n"
   run_cmocka "$n[asan]" "$BA/tests/$n"
 done
@@ -48,13 +57,15 @@ run_e2e() { # label args...
   if [ "$f" != 0 ]; then failures+=("e2e-$label (see $out)"); fi
   printf '%-40s %3d passed, %d failed\n' "e2e $label" "$p" "$f"
 }
-if [ -f tests/e2e/run.py ]; then
+if [ -f tests/e2e/run.py ] && [ "$board" != linux-host ]; then
+  run_e2e "$board" --spo "$B/spo-qemu"  # a launcher: the runner gives spo a clean environment
+elif [ -f tests/e2e/run.py ]; then
   run_e2e plain --spo "$B/spo"
   run_e2e asan --spo "$BA/spo"
   if [ "${SPO_SKIP_VALGRIND:-0}" != 1 ]; then run_e2e valgrind --spo "$B/spo" --valgrind; fi
 fi
 
-if [ -f tests/long/run.sh ] && [ "${SPO_SKIP_LONG:-0}" != 1 ]; then
+if [ -f tests/long/run.sh ] && [ "${SPO_SKIP_LONG:-0}" != 1 ] && [ "$board" = linux-host ]; then
   out="$log/long.log"
   bash tests/long/run.sh >"$out" 2>&1; rc=$?
   line=$(grep -E '^long: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
@@ -64,6 +75,18 @@ if [ -f tests/long/run.sh ] && [ "${SPO_SKIP_LONG:-0}" != 1 ]; then
   grep -E '^(ok|FAIL)' "$out" | sed "s/^/  /"
   [ "$f" != 0 ] && failures+=("long (see $out)")
   printf '%-40s %3d passed, %d failed\n' "long runs" "$p" "$f"
+fi
+
+if [ -f tests/nginx/run.sh ] && [ "${SPO_SKIP_NGINX:-0}" != 1 ] && [ "$board" = linux-host ]; then
+  out="$log/nginx.log"
+  bash tests/nginx/run.sh "$B/spo" "$BA/spo" >"$out" 2>&1; rc=$?
+  line=$(grep -E '^nginx: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  p=$(echo "$line" | sed -E 's/^nginx: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  p=${p:-0}; f=${f:-0}; if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  grep -E '^FAIL' "$out" | sed "s/^/  /"
+  [ "$f" != 0 ] && failures+=("nginx (see $out)")
+  printf '%-40s %3d passed, %d failed\n' "nginx peer" "$p" "$f"
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi

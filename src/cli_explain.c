@@ -25,7 +25,7 @@ const char *spo_cli_utc(int64_t t)
     int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)(y + (m <= 2)),
+    snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y + (m <= 2),
              (long long)m, (long long)d, (long long)(sec / 3600), (long long)(sec / 60 % 60),
              (long long)(sec % 60));
     return buf;
@@ -175,8 +175,15 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
     case SPO_E_JSON_SYNTAX:
     case SPO_E_JSON_SHAPE:
     case SPO_E_JSON_DEPTH:
-        fprintf(stderr, "spo: %s failed%s: %s sent an answer that is not the JSON Graph documents (%s)\n",
-                what, partial, host, spo_strerror(rc));
+        /* A failed token request leaves no token (auth.c wipes it): then the answer was the
+         * identity platform's, not Graph's. */
+        if (c->auth.token.len == 0)
+            fprintf(stderr, "spo: %s failed%s: %s sent a token answer that is not the JSON the "
+                            "identity platform documents (%s): check AZURE_AUTHORITY_HOST and any "
+                            "proxy or captive portal in between\n", what, partial, host, spo_strerror(rc));
+        else
+            fprintf(stderr, "spo: %s failed%s: %s sent an answer that is not the JSON Graph documents (%s)\n",
+                    what, partial, host, spo_strerror(rc));
         return;
     case SPO_E_JSON_TOO_BIG:
         fprintf(stderr, "spo: %s failed%s: one record from %s is larger than SPO_JSON_WINDOW (%d "
@@ -184,7 +191,9 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
                 what, partial, host, SPO_JSON_WINDOW, SPO_JSON_TOKENS);
         return;
     case SPO_E_TOO_LONG:
-        if (!strcmp(what, "token") || c->auth.token.len == 0)
+        if (!strcmp(what, "setup"))
+            fprintf(stderr, "spo: configuration: %s\n", d->message[0] ? d->message : spo_strerror(rc));
+        else if (!strcmp(what, "token") || c->auth.token.len == 0)
             fprintf(stderr, "spo: %s failed: the access token from %s is longer than SPO_TOKEN_MAX "
                             "(%d bytes): rebuild with a larger SPO_TOKEN_MAX\n", what, host, SPO_TOKEN_MAX);
         else

@@ -2,7 +2,6 @@
 #include "spo/spo.h"
 
 #include <mbedtls/platform_util.h>
-#include <stdio.h>
 #include <string.h>
 
 static const spo_cloud CLOUDS[] = {
@@ -55,15 +54,37 @@ static void clock_sleep(void *ctx, uint32_t ms)
     p->sleep_ms(p->ctx, ms);
 }
 
+/* d->message from pieces, cut at its end. Not snprintf: newlib-nano's links malloc and _sbrk into
+ * firmware (its string stream can grow, for asprintf), and spo must link without a heap. */
+static size_t msg_put(spo_diag *d, size_t at, const char *s)
+{
+    while (*s && at + 1 < sizeof d->message)
+        d->message[at++] = *s++;
+    d->message[at] = '\0';
+    return at;
+}
+
+static size_t msg_put_u(spo_diag *d, size_t at, size_t v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    tmp[--i] = '\0';
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return msg_put(d, at, tmp + i);
+}
+
 static int copy_setting(char *dst, size_t cap, const char *src, const char *what, spo_diag *d)
 {
     size_t n = src ? strlen(src) : 0;
     if (n == 0) {
-        snprintf(d->message, sizeof d->message, "%s is not set", what);
+        msg_put(d, msg_put(d, 0, what), " is not set");
         return SPO_E_ARG;
     }
     if (n >= cap) {
-        snprintf(d->message, sizeof d->message, "%s is longer than %zu bytes", what, cap - 1);
+        msg_put(d, msg_put_u(d, msg_put(d, msg_put(d, 0, what), " is longer than "), cap - 1), " bytes");
         return SPO_E_TOO_LONG;
     }
     memcpy(dst, src, n + 1);
@@ -133,7 +154,7 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     while (glen > 0 && graph[glen - 1] == '/')
         glen--;
     if (glen == 0 || glen + sizeof "/.default" > sizeof c->scope) {
-        snprintf(d->message, sizeof d->message, "Graph URL is empty or too long");
+        msg_put(d, 0, "Graph URL is empty or too long");
         return SPO_E_URL;
     }
     memcpy(c->scope, graph, glen);
@@ -141,7 +162,7 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
 
     spo_url probe;
     if (spo_url_parse(c->authority, strlen(c->authority), &probe) != SPO_OK) {
-        snprintf(d->message, sizeof d->message, "authority host is not an https URL");
+        msg_put(d, 0, "authority host is not an https URL");
         return SPO_E_URL;
     }
 
@@ -170,7 +191,7 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
 
     rc = spo_graph_init(&c->graph, graph, &c->http, &c->reader, &c->diag, provide_token, c);
     if (rc != SPO_OK) {
-        snprintf(d->message, sizeof d->message, "Graph URL is not an https URL");
+        msg_put(d, 0, "Graph URL is not an https URL");
         return rc;
     }
     c->graph.now_ms = clock_ms;

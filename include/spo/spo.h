@@ -1,7 +1,7 @@
 /* spo — the client: one struct that holds everything (no heap), wiring port → TLS → HTTP → JSON →
  * auth and Graph together. This is the library API most programs need.
  *
- *   static spo_client c;                       // ~14 KB, all of spo's state
+ *   static spo_client c;                       // ~18 KB, all of spo's state
  *   spo_config cfg = { .tenant = ..., .client_id = ..., .client_secret = ... };
  *   if (spo_client_init(&c, spo_port_posix(), &cfg) == SPO_OK)
  *       rc = spo_client_sites(&c, NULL, on_site, NULL);
