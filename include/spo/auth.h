@@ -75,4 +75,230 @@ int spo_form_append(char *dst, size_t cap, size_t *pos, const char *s, size_t le
 /* "AADSTS7000215" at the start of an error_description, copied to out (cap >= 16); "" if none. */
 void spo_auth_aadsts(const char *description, char *out, size_t cap);
 
+/* ---- The token cache: tokens kept across runs in the port's storage ----
+ *
+ * So that a job started every minute asks the token endpoint once per token lifetime, not once per
+ * run, and so that delegated refresh tokens survive (and rotate). The cache is one record in the
+ * port's storage (port->store_*; no cache where they are NULL), holding up to SPO_CACHE_ENTRIES
+ * entries, each keyed by (kind, authority, tenant, client id, scope) and holding an access token,
+ * when it was obtained and for how long (wall clock, seconds since the epoch), and optionally a
+ * refresh token.
+ *
+ * Record format, version 1, all integers little-endian, no padding:
+ *   header  "SPOC" | version u8 = 1 | entry count u8 | record length u16 (all bytes, CRC included)
+ *   entry   kind u8 | authority, tenant, client id, scope lengths u8 each | obtained i64 |
+ *           lifetime u32 | access token length u16 | refresh token length u16 |
+ *           authority | tenant | client id | scope | access token | refresh token
+ *   trailer CRC-32 (IEEE 802.3) of every byte before it
+ * Every byte is covered by the length or the CRC, so any one changed byte or a truncation is seen;
+ * then every field is bounds-checked as hostile input (a record with a valid CRC can still be
+ * forged): lengths within the record and the compile-time limits, key bytes printable ASCII, token
+ * bytes visible ASCII (nothing that could end an HTTP header), lifetime 1..10^8 s. Entries are in
+ * the order they were stored; the first (oldest) is evicted when the record is full.
+ *
+ * Memory: no buffer of its own. Every call reads and rewrites the whole record through the caller's
+ * work buffer (spo_cache.buf, SPO_CACHE_MAX bytes to hold a full record), which is zeroed before
+ * the call returns and is free between calls; plus under 1 KB of stack. A program without a cache
+ * pays nothing.
+ *
+ * Clock: freshness is judged on the wall clock, because the monotonic clock restarts with the
+ * process. The rule is spo_token_fresh()'s (reuse until SPO_TOKEN_REFRESH_MARGIN_S before expiry,
+ * half the lifetime for short tokens), measured from the stored "obtained" time: a clock with a
+ * constant offset is harmless, a clock that jumped forward makes entries stale (one extra request),
+ * and a clock behind the time a token was obtained makes it stale too (it never looks fresher than
+ * it is). A device without an RTC must set its clock before relying on the cache. */
+
+#ifndef SPO_CACHE_MAX
+#define SPO_CACHE_MAX 12288 /* largest record, bytes: four 2.5 KB app tokens, or two with refresh */
+#endif
+#ifndef SPO_CACHE_ENTRIES
+#define SPO_CACHE_ENTRIES 8 /* entries in one record (at most 255) */
+#endif
+#ifndef SPO_REFRESH_MAX
+#define SPO_REFRESH_MAX 4096 /* refresh token + NUL */
+#endif
+#define SPO_CACHE_KEY "tokens" /* the record's name in the port's storage */
+
+/* What the cache answers (>= 0). Negative returns are spo_status (SPO_E_ARG, SPO_E_TOO_LONG) or
+ * spo_store_status (SPO_STORE_IO, ...) values. */
+enum spo_cache_result {
+    SPO_CACHE_FRESH = 0,   /* the entry's access token is fresh: it is in *out */
+    SPO_CACHE_STALE = 1,   /* there is an entry, but its access token is (nearly) expired; its
+                            * refresh token, if any, is in refresh */
+    SPO_CACHE_MISS = 2,    /* no record, no entry for this key, or no storage in the port */
+    SPO_CACHE_CORRUPT = 3, /* the record fails a check: ignored; the next store replaces it */
+    SPO_CACHE_INSECURE = 4 /* the port refused the record (on POSIX: a symlink, not a regular
+                            * file, not owned by the user, or group/other permissions): ignored;
+                            * the next store replaces it */
+};
+
+/* Kinds of token: an app-only and a delegated token for the same app and scope are different. */
+enum spo_cache_kind {
+    SPO_CACHE_APP = 0,  /* client credentials */
+    SPO_CACHE_USER = 1  /* delegated (device code), usually with a refresh token */
+};
+
+typedef struct spo_cache {
+    const struct spo_port *port; /* its store_read/store_write/store_remove (spo/port.h) */
+    const char *key;      /* the record: SPO_CACHE_KEY, or (POSIX port) an absolute file path */
+    uint8_t *buf;         /* work buffer, apart from every token buffer passed in or out;
+                           * records never grow past min(cap, SPO_CACHE_MAX) */
+    size_t cap;
+} spo_cache;
+
+/* One entry's key. All strings non-empty, printable ASCII, at most 255 bytes; compared byte for
+ * byte (trailing '/' of the authority excepted). */
+typedef struct spo_cache_id {
+    uint8_t kind;          /* spo_cache_kind */
+    const char *authority; /* "https://login.microsoftonline.com" */
+    const char *tenant;
+    const char *client_id;
+    const char *scope;
+} spo_cache_id;
+
+/* Look the entry for id up at wall time now (now_ms: the port's monotonic clock, so that
+ * spo_token_fresh() keeps working on *out in this process). Returns an spo_cache_result: on FRESH
+ * *out is a complete token (bearer, len, lifetime_s, obtained_ms, expires_wall); otherwise out->len
+ * is 0. refresh (may be NULL, cap 0) receives the entry's refresh token NUL-terminated on FRESH and
+ * STALE, "" otherwise; SPO_E_TOO_LONG if it does not fit refresh_cap (SPO_REFRESH_MAX always does).
+ * A storage failure is returned as is (negative). */
+int spo_cache_load(const spo_cache *c, const spo_cache_id *id, spo_token *out, char *refresh,
+                   size_t refresh_cap, int64_t now, uint64_t now_ms);
+
+/* Insert or replace the entry for id with token t (obtained at t->expires_wall - t->lifetime_s) and
+ * refresh (NULL or refresh_len 0: none). The other entries are kept, except those expired at wall
+ * time now without a refresh token; the oldest go when SPO_CACHE_ENTRIES or the size limit would
+ * be exceeded. An unreadable, corrupt or insecure record is replaced. Returns SPO_OK, SPO_E_ARG
+ * (also: the port has no storage), SPO_E_TOO_LONG (the entry alone does not fit the buffer) or
+ * SPO_STORE_IO. */
+int spo_cache_store(const spo_cache *c, const spo_cache_id *id, const spo_token *t,
+                    const char *refresh, size_t refresh_len, int64_t now);
+
+/* Delete the entry for id, or the whole record when id is NULL (logout). A record that cannot be
+ * read (corrupt, insecure, too big) is deleted whole: it is useless and may hold secrets. Returns
+ * the number of entries deleted (a whole record counts as 1), or a negative status. */
+int spo_cache_remove(const spo_cache *c, const spo_cache_id *id);
+
+/* A short English explanation of a spo_cache_result or a storage status, for warnings
+ * ("ignoring the token cache: <this>"). Never NULL. */
+const char *spo_cache_describe(int rc);
+
+/* ---- Certificate credentials: the client assertion ----
+ *
+ * Instead of client_secret, the token request may carry a JWT signed with the private key of a
+ * certificate registered on the app (RFC 7523; Microsoft's "certificate credentials"):
+ *   client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer
+ *   client_assertion=<base64url(header)>.<base64url(claims)>.<base64url(signature)>
+ * header {"alg":"PS256","typ":"JWT","x5t#S256":<SHA-256 thumbprint>} (RSASSA-PSS, SHA-256, MGF1
+ * SHA-256, 32-byte salt), or {"alg":"RS256","typ":"JWT","x5t":<SHA-1 thumbprint>} (PKCS#1 v1.5,
+ * SHA-256) as MSAL sends for a PEM key with a SHA-1 thumbprint; claims aud (the token endpoint),
+ * iss = sub = client id, jti (a random UUIDv4), nbf = iat = now, exp = now + 600 s.
+ *
+ * The credential is one PEM text, as Azure Identity's AZURE_CLIENT_CERTIFICATE_PATH: the first
+ * CERTIFICATE block is the app's certificate, and the file holds its RSA private key as PKCS#8
+ * ("PRIVATE KEY"), PKCS#1 ("RSA PRIVATE KEY"), encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY": PBES2
+ * with AES or 3DES, or PKCS#12 PBE) or legacy encrypted PKCS#1 ("Proc-Type: 4,ENCRYPTED"), the
+ * last two with a password (AZURE_CLIENT_CERTIFICATE_PASSWORD). PKCS#12 (.pfx) files are not read.
+ *
+ * Memory: spo_cert_cred holds the file while loading and then only the key's PEM block (encrypted
+ * as it came) and the password; the key is parsed into mbedTLS's pool only while a signature is
+ * made (PS256 with RSA-4096: see the pool figures in the tests) and freed and zeroed right after.
+ * Nothing here prints; the key, the password and every assertion buffer are zeroed after use. */
+
+#ifndef SPO_CERT_PEM_MAX
+#define SPO_CERT_PEM_MAX 8192 /* largest credential file; a certificate chain + RSA-4096 key fits */
+#endif
+#ifndef SPO_CERT_PASSWORD_MAX
+#define SPO_CERT_PASSWORD_MAX 256 /* key password + NUL */
+#endif
+#ifndef SPO_ASSERTION_MAX
+#define SPO_ASSERTION_MAX 2048 /* signed JWT + NUL: 1.7 KB with RSA-4096 and a 511-byte aud */
+#endif
+#ifndef SPO_ASSERTION_LIFETIME_S
+#define SPO_ASSERTION_LIFETIME_S 600 /* exp - iat: MSAL's value; Entra wants 5 to 10 minutes */
+#endif
+/* nbf/iat before this (2020-01-01) means an unset clock: Entra would refuse with AADSTS700024. */
+#define SPO_ASSERTION_MIN_TIME 1577836800
+
+enum spo_jwt_alg {
+    SPO_JWT_PS256 = 0, /* RSASSA-PSS + x5t#S256: what Microsoft documents today */
+    SPO_JWT_RS256 = 1  /* PKCS#1 v1.5 + x5t (SHA-1): the older form, still accepted */
+};
+
+/* Why a load or a build failed (spo_cert_cred.problem), beyond the status. */
+enum spo_cert_problem {
+    SPO_CERT_OK = 0,
+    SPO_CERT_UNREADABLE,    /* the file cannot be opened or read (or the port has no file_read) */
+    SPO_CERT_TOO_BIG,       /* the file is larger than SPO_CERT_PEM_MAX */
+    SPO_CERT_NOT_PEM,       /* no PEM block at all, or binary data (a .pfx or DER file) */
+    SPO_CERT_NO_CERT,       /* no CERTIFICATE block */
+    SPO_CERT_BAD_CERT,      /* the first CERTIFICATE block is damaged or not X.509 */
+    SPO_CERT_NO_KEY,        /* no private key block */
+    SPO_CERT_BAD_KEY,       /* the key block is truncated, damaged or in an unknown format */
+    SPO_CERT_NOT_RSA,       /* the certificate or the key is not RSA (EC, DSA, Ed25519, ...) */
+    SPO_CERT_KEY_SIZE,      /* an RSA key under 2048 bits (Entra accepts none) */
+    SPO_CERT_NEED_PASSWORD, /* the key is encrypted and no password was given */
+    SPO_CERT_BAD_PASSWORD,  /* the password does not decrypt the key */
+    SPO_CERT_UNSUPPORTED,   /* the key's encryption scheme is not one mbedTLS knows */
+    SPO_CERT_MISMATCH,      /* the key is not the certificate's */
+    SPO_CERT_CLOCK,         /* the wall clock is before SPO_ASSERTION_MIN_TIME */
+    SPO_CERT_NO_MEMORY      /* mbedTLS's pool ran out (status SPO_E_TLS_POOL) */
+};
+
+typedef struct spo_cert_cred {
+    char x5t_s256[44];      /* base64url(SHA-256(certificate DER)), unpadded, NUL-terminated */
+    char x5t[28];           /* base64url(SHA-1(certificate DER)), unpadded, NUL-terminated */
+    uint32_t key_bits;      /* RSA modulus size */
+    uint8_t loaded;
+    uint8_t problem;        /* spo_cert_problem of the last call */
+    int mbedtls_err;        /* raw mbedTLS error behind problem (for --verbose), 0 if none */
+    size_t key_len;         /* the key's PEM block in pem, NUL excluded */
+    size_t password_len;    /* 0 when the key is not encrypted */
+    char password[SPO_CERT_PASSWORD_MAX];
+    char pem[SPO_CERT_PEM_MAX + 1]; /* the file while loading; then the key block alone */
+} spo_cert_cred;
+
+/* Load the credential from the file at path, read through port->file_read, or from pem[0..len).
+ * password may be NULL or "" for an unencrypted key (it is then ignored). The certificate's
+ * thumbprints are computed, the key is decrypted and checked against the certificate once, and
+ * freed again. Returns SPO_OK; SPO_E_ARG with c->problem saying what is wrong with the file;
+ * SPO_E_TOO_LONG (file > SPO_CERT_PEM_MAX, or password >= SPO_CERT_PASSWORD_MAX); SPO_E_TLS_POOL.
+ * On failure c is wiped except problem and mbedtls_err. */
+struct spo_port;
+int spo_cert_load_file(spo_cert_cred *c, const struct spo_port *port, const char *path,
+                       const char *password);
+int spo_cert_load_pem(spo_cert_cred *c, const char *pem, size_t len, const char *password);
+
+/* What to do about a spo_cert_problem, one English sentence. Never NULL. */
+const char *spo_cert_problem_text(int problem);
+
+/* Zero the key, the password and everything else in c. */
+void spo_cert_wipe(spo_cert_cred *c);
+
+typedef struct spo_assertion_params {
+    const char *aud;       /* the token endpoint URL: {authority}/{tenant}/oauth2/v2.0/token */
+    const char *client_id; /* iss and sub */
+    int64_t now;           /* wall clock, seconds since the epoch: nbf = iat; exp = now + lifetime */
+    uint8_t alg;           /* spo_jwt_alg */
+    /* True entropy (a port's entropy and ctx): seeds a CTR_DRBG, used for jti, the PSS salt and
+     * RSA blinding. Returns SPO_OK or an error. */
+    int (*entropy)(void *ctx, uint8_t *buf, size_t len);
+    void *entropy_ctx;
+} spo_assertion_params;
+
+/* Sign a new assertion into out (cap bytes; SPO_ASSERTION_MAX always suffices for aud up to
+ * SPO_AUTH_URL_MAX and RSA-4096), NUL-terminated; *out_len gets its length. Returns SPO_OK,
+ * SPO_E_TOO_LONG (cap too small), SPO_E_ARG (no credential, empty aud or client id, invalid UTF-8,
+ * unknown alg, clock: c->problem), SPO_E_ENTROPY, SPO_E_TLS_POOL or SPO_E_INTERNAL. On failure
+ * out holds "" and the rest of it is zero. */
+int spo_assertion_build(spo_cert_cred *c, const spo_assertion_params *p, char *out, size_t cap,
+                        size_t *out_len);
+
+/* Append the two form fields to the body dst at *pos ("&" first unless *pos is 0), the assertion
+ * signed straight into dst (base64url needs no URL-encoding). Same returns as spo_assertion_build;
+ * on failure dst is cut back to *pos, unchanged, and what was written after it is zeroed. Needs
+ * about 160 bytes + the assertion of room: SPO_AUTH_BODY_MAX must grow for it. */
+int spo_assertion_form(spo_cert_cred *c, const spo_assertion_params *p, char *dst, size_t cap,
+                       size_t *pos);
+
 #endif

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store_posix.h"
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -241,6 +243,9 @@ const spo_port *spo_port_posix(void)
         .sleep_ms = posix_sleep_ms,
         .entropy = posix_entropy,
         .file_read = posix_file_read,
+        .store_read = posix_store_read,
+        .store_write = posix_store_write,
+        .store_remove = posix_store_remove,
     };
     return &port;
 }
