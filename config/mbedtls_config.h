@@ -111,5 +111,38 @@ void spo_tls_pool_free(void *p);
 #define MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED
 #define MBEDTLS_SSL_IN_CONTENT_LEN 16384
 #define MBEDTLS_SSL_OUT_CONTENT_LEN 4096
+/* The suites offered, pinned: CBC mode, compiled in for the encrypted keys below, would
+ * otherwise add CBC suites to the TLS 1.2 offer. The AEAD suites, in mbedTLS's own order. */
+#define MBEDTLS_SSL_CIPHERSUITES                                                                  \
+    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256, MBEDTLS_TLS1_3_AES_256_GCM_SHA384,                   \
+    MBEDTLS_TLS1_3_AES_128_GCM_SHA256, MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,       \
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,                                        \
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, \
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+
+/* Encrypted private keys, for certificate credentials (src/auth_assertion.c): the app's RSA key
+ * often comes as an encrypted PEM (Azure Identity's AZURE_CLIENT_CERTIFICATE_PATH + _PASSWORD).
+ * - PKCS5_C: "ENCRYPTED PRIVATE KEY" with PBES2 (PBKDF2 + AES-CBC or 3DES-CBC): OpenSSL 1.1 and 3.x.
+ * - PKCS12_C: "ENCRYPTED PRIVATE KEY" with the PKCS#12 PBE (SHA-1 + 3DES): OpenSSL 1.0's default.
+ * - CIPHER_MODE_CBC, CIPHER_PADDING_PKCS7: every one of these schemes is CBC with PKCS#7 padding.
+ * - DES_C: 3DES-encrypted keys, OpenSSL 1.x's default cipher (PBES2 des-ede3-cbc, PKCS#12 PBE,
+ *   legacy DEK-Info: DES-EDE3-CBC).
+ * - MD5_C: legacy PEM encryption ("Proc-Type: 4,ENCRYPTED", `openssl rsa -aes256 -traditional`)
+ *   derives its key with MD5 (EVP_BytesToKey). Nothing else can use it: no TLS suite or X.509
+ *   profile of mbedTLS 3.6 accepts MD5.
+ * The cost is paid by every image, whether it signs or not: mbedTLS's cipher and hash tables link
+ * DES and MD5 in, and it sizes both TLS record buffers for CBC padding and an HMAC whenever CBC is
+ * compiled in: 11.3 KB of flash on the Cortex-M4 sample, and +0.7 KB of pool at the handshake
+ * peak (36.2 instead of 35.6 KB for TLS 1.2, 38.0 instead of 37.2 KB for TLS 1.3, RSA-2048 chain).
+ * A board whose devices only ever get a clear key can go without: -DSPO_NO_ENCRYPTED_KEYS in its
+ * BOARD_CFLAGS (they reach mbedTLS and spo alike); spo then says such a key is unsupported. */
+#ifndef SPO_NO_ENCRYPTED_KEYS
+#define MBEDTLS_PKCS5_C
+#define MBEDTLS_PKCS12_C
+#define MBEDTLS_CIPHER_MODE_CBC
+#define MBEDTLS_CIPHER_PADDING_PKCS7
+#define MBEDTLS_DES_C
+#define MBEDTLS_MD5_C
+#endif
 
 #endif

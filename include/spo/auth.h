@@ -200,9 +200,13 @@ const char *spo_cache_describe(int rc);
  * with AES or 3DES, or PKCS#12 PBE) or legacy encrypted PKCS#1 ("Proc-Type: 4,ENCRYPTED"), the
  * last two with a password (AZURE_CLIENT_CERTIFICATE_PASSWORD). PKCS#12 (.pfx) files are not read.
  *
- * Memory: spo_cert_cred holds the file while loading and then only the key's PEM block (encrypted
- * as it came) and the password; the key is parsed into mbedTLS's pool only while a signature is
- * made (PS256 with RSA-4096: see the pool figures in the tests) and freed and zeroed right after.
+ * Memory: spo_cert_cred (8.6 KB) holds the file while loading, then only the key's PEM block
+ * (encrypted as it came) and the password. The key is parsed into mbedTLS's pool only while it is
+ * checked or used, and freed (zeroed) right after: pool peak 4.8 / 8.4 KB to load an RSA-2048 /
+ * RSA-4096 credential, 8.6 / 16.1 KB to sign (x86-64). Sign with no TLS connection open: one
+ * to Microsoft holds 35-38 KB of the pool on 64-bit hosts, and with RSA-4096 both do not fit
+ * SPO_TLS_POOL_SIZE (it is then SPO_E_TLS_POOL, cleanly). Stack: about 4.4 KB to load and 2.5 KB
+ * to sign, mbedTLS included (x86-64).
  * Nothing here prints; the key, the password and every assertion buffer are zeroed after use. */
 
 #ifndef SPO_CERT_PEM_MAX
@@ -239,7 +243,7 @@ enum spo_cert_problem {
     SPO_CERT_KEY_SIZE,      /* an RSA key under 2048 bits (Entra accepts none) */
     SPO_CERT_NEED_PASSWORD, /* the key is encrypted and no password was given */
     SPO_CERT_BAD_PASSWORD,  /* the password does not decrypt the key */
-    SPO_CERT_UNSUPPORTED,   /* the key's encryption scheme is not one mbedTLS knows */
+    SPO_CERT_UNSUPPORTED,   /* an encryption scheme mbedTLS lacks (or SPO_NO_ENCRYPTED_KEYS) */
     SPO_CERT_MISMATCH,      /* the key is not the certificate's */
     SPO_CERT_CLOCK,         /* the wall clock is before SPO_ASSERTION_MIN_TIME */
     SPO_CERT_NO_MEMORY      /* mbedTLS's pool ran out (status SPO_E_TLS_POOL) */
@@ -249,7 +253,7 @@ typedef struct spo_cert_cred {
     char x5t_s256[44];      /* base64url(SHA-256(certificate DER)), unpadded, NUL-terminated */
     char x5t[28];           /* base64url(SHA-1(certificate DER)), unpadded, NUL-terminated */
     uint32_t key_bits;      /* RSA modulus size */
-    uint8_t loaded;
+    uint8_t loaded;         /* 1 after a successful load */
     uint8_t problem;        /* spo_cert_problem of the last call */
     int mbedtls_err;        /* raw mbedTLS error behind problem (for --verbose), 0 if none */
     size_t key_len;         /* the key's PEM block in pem, NUL excluded */
@@ -297,7 +301,7 @@ int spo_assertion_build(spo_cert_cred *c, const spo_assertion_params *p, char *o
 /* Append the two form fields to the body dst at *pos ("&" first unless *pos is 0), the assertion
  * signed straight into dst (base64url needs no URL-encoding). Same returns as spo_assertion_build;
  * on failure dst is cut back to *pos, unchanged, and what was written after it is zeroed. Needs
- * about 160 bytes + the assertion of room: SPO_AUTH_BODY_MAX must grow for it. */
+ * 105 bytes + the assertion + the NUL of room: SPO_AUTH_BODY_MAX must grow for it. */
 int spo_assertion_form(spo_cert_cred *c, const spo_assertion_params *p, char *dst, size_t cap,
                        size_t *pos);
 
