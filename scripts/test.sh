@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make test: every unit test (plain and under ASan/UBSan), then the end-to-end tests of the CLI
-# against the emulator (plain, ASan/UBSan, valgrind). Ends with "N passed, N failed".
+# against the emulator (plain, ASan/UBSan, valgrind), the long runs (tests/long, SPO_SKIP_LONG=1
+# skips them) and spo against nginx (tests/nginx, plain and ASan; SPO_SKIP_NGINX=1 skips it).
+# Ends with "N passed, N failed".
 # A cross board (SPO_BOARD=rpi-armhf, set by `make BOARD=.. test`) runs its own binaries under
 # SPO_RUN (qemu-user): the unit tests and the end-to-end tests, without ASan, valgrind or long runs.
 set -uo pipefail

@@ -16,7 +16,6 @@ typedef struct opts {
     const char *search;
     int json, raw, verbose, help;
     spo_config cfg;
-    const char *ca_label;
     const char *cloud;
 } opts;
 
@@ -166,7 +165,7 @@ static int parse_args(int argc, char **argv, opts *o)
     do {                                                             \
         if (!next)                                                   \
             return usage_error("option %s needs a value", a);        \
-        field = next;                                                \
+        (field) = next;                                              \
         i++;                                                         \
     } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) o->help = 1;
@@ -191,7 +190,7 @@ static int parse_args(int argc, char **argv, opts *o)
             o->cfg.timeout_ms = (uint32_t)s * 1000u;
         } else if (a[0] == '-') return usage_error("unknown option '%s'", a);
         else if (!o->cmd) {
-            if (strcmp(a, "token") && strcmp(a, "sites"))
+            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0)
                 return usage_error("unknown command '%s'", a);
             o->cmd = a;
         } else return usage_error("unexpected argument '%s'", a);

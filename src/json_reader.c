@@ -159,8 +159,6 @@ uint64_t spo_json_reader_offset(const spo_json_reader *r)
  * and judged when the value ends, so that a bad byte later in the same value wins in every split. */
 static void sink_put(spo_json_reader *r, const uint8_t *s, size_t n)
 {
-    size_t room;
-
     if (r->sink_over)
         return;
     if (r->sink == SINK_KEY) {
@@ -174,8 +172,8 @@ static void sink_put(spo_json_reader *r, const uint8_t *s, size_t n)
     }
     {
         spo_json_capture *c = &r->caps[r->cur_cap];
+        size_t room = c->cap - 1 - c->len;
 
-        room = c->cap - 1 - c->len;
         if (n > room) {
             n = room;
             r->sink_over = 1;
@@ -813,6 +811,7 @@ int spo_json_reader_feed(spo_json_reader *r, const uint8_t *data, size_t len)
             r->in_coll = 0;
         p++;
         VALUE_DONE();
+        /* cppcheck-suppress redundantContinue ; every labelled block of this loop ends in continue: none falls into the next */
         continue;
     }
 
@@ -852,8 +851,6 @@ fail:
 
 int spo_json_reader_finish(spo_json_reader *r)
 {
-    int rc;
-
     if (r->err != 0)
         return r->err;
     switch (r->state) {
@@ -865,6 +862,8 @@ int spo_json_reader_finish(spo_json_reader *r)
     case ST_NUM_EXP:
         /* only a top-level number has no byte after it to end it */
         if (r->depth == 0) {
+            int rc;
+
             if (r->cur_cap >= 0 && (rc = end_capture(r)) != SPO_OK) {
                 r->err = rc;
                 return rc;

@@ -97,10 +97,11 @@ static size_t utf8_len(const uint8_t *a, size_t n)
  * (*lit NULL). Returns the byte count produced, or -1 if the body is not valid JSON. */
 static long next_unit(const uint8_t *s, size_t n, size_t *used, const uint8_t **lit, uint8_t out[4])
 {
-    size_t i = 0;
-    long u, lo;
+    long u;
 
     if (s[0] != '\\') {
+        size_t i = 0;
+
         while (i < n && s[i] != '\\') {
             if (s[i] < 0x80u) {
                 if (s[i] < 0x20u || s[i] == '"')
@@ -139,7 +140,8 @@ static long next_unit(const uint8_t *s, size_t n, size_t *used, const uint8_t **
     if (u >= 0xD800 && u <= 0xDBFF) {
         if (n < 12 || s[6] != '\\' || s[7] != 'u')
             return -1;
-        lo = hex4(s + 8, n - 8);
+        long lo = hex4(s + 8, n - 8);
+
         if (lo < 0xDC00 || lo > 0xDFFF)
             return -1;
         u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);

@@ -17,7 +17,7 @@ const char *spo_strerror(int status)
     case SPO_E_HTTP_PARSE: return "malformed HTTP response";
     case SPO_E_HTTP_LINE: return "HTTP header line too long";
     case SPO_E_HTTP_HEADERS: return "too many HTTP headers";
-    case SPO_E_HTTP_FRAMING: return "conflicting HTTP body framing";
+    case SPO_E_HTTP_FRAMING: return "invalid or conflicting HTTP body framing";
     case SPO_E_HTTP_TRUNCATED: return "HTTP response truncated";
     case SPO_E_JSON_SYNTAX: return "malformed JSON";
     case SPO_E_JSON_TOO_BIG: return "JSON element larger than the window";

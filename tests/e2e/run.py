@@ -17,10 +17,12 @@ import re
 import select
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -169,6 +171,13 @@ class Run:
         if r.rc < 0:
             raise Fail("spo killed by signal %d (stderr: %r)" % (-r.rc, r.err_text[-300:]))
         return r
+
+    def spo_start(self, argv, env):
+        """spo in the background, for cases that watch it while it runs; the case must stop it."""
+        cmd = [self.spo] + list(argv)
+        if self.args.valgrind:
+            cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full", "-q"] + cmd
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     # expected output: the emulator's own --dump-sites code, cached per (sites, seed)
     def expected(self, n=100, seed=1, fmt="tsv", search=None):
@@ -642,6 +651,9 @@ def _(t):
 
 
 # ---- network faults
+# The drop cases end the TLS connection mid-body without close_notify (the emulator shuts the TCP
+# connection down: FIN, or RST with drop_mode=rst): under Content-Length here, chunked framing next;
+# net.tls_eof_without_close_notify_close_delimited does the same to a close-delimited body.
 @case("net.drop_mid_page_length")
 def _(t):
     e = main_emu(t, sites=450, framing="length", drop_after_bytes=5000, drop_page=2)
@@ -944,6 +956,435 @@ def _(t):
     r = t.spo_run(["--verbose", "token"], t.env(e))
     expect_fail(r, "AADSTS7000222")
     no_leaks(r, e)
+
+
+# ---- hostile network: the fault-injection cases of the "hostile network" issue. Each ends in success
+# with the exact listing, or in a non-zero exit with a clear message naming the problem: never a
+# partial success, a crash, a hang past the timeout, or a duplicated or missing site.
+class JunkServer:
+    """A plain TCP listener on 127.0.0.1 (no TLS) that reads what the client sends first, answers
+    `junk`, and closes. Bounded: every socket operation times out after `hold` seconds, and stop()
+    ends the thread."""
+
+    def __init__(self, junk, hold=3.0):
+        self.junk, self.hold = junk, hold
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.first_bytes = []           # the start of what each client sent (a TLS ClientHello?)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while not self.done.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with c:
+                c.settimeout(self.hold)
+                try:
+                    self.first_bytes.append(c.recv(4096)[:3])
+                    c.sendall(self.junk)
+                    c.shutdown(socket.SHUT_WR)
+                    while c.recv(4096):     # until the client gives up (bounded by hold)
+                        pass
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(10)
+        self.sock.close()
+
+
+SSH_BANNER = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n"
+PLAIN_HTTP_400 = (b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+                  b"Content-Length: 90\r\nConnection: close\r\n\r\n<html><body>400 The plain HTTP "
+                  b"request was sent to HTTPS port</body></html>\r\n" + b" " * 12)
+
+
+def garbage_case(t, role, junk):
+    e = main_emu(t)
+    junk_srv = JunkServer(junk)
+    try:
+        url = "https://127.0.0.1:%d" % junk_srv.port
+        if role == "token":
+            r = t.spo_run(["token"], t.env(e, AZURE_AUTHORITY_HOST=url), timeout=60)
+        else:
+            # the emulator must accept the junk origin as the token's resource: the token is fine,
+            # Graph is not
+            e.configure(graph_resource=list(emu_mod.DEFAULTS["graph_resource"]) + [url])
+            r = t.spo_run(["sites"], t.env(e, SPO_GRAPH_URL=url), timeout=60)
+    finally:
+        junk_srv.stop()
+    expect_fail(r, "127.0.0.1", "TLS", "HTTPS server")
+    if r.out:
+        raise Fail("stdout not empty: %r" % r.out[:100])
+    if not junk_srv.first_bytes or not all(b[:1] == b"\x16" for b in junk_srv.first_bytes):
+        raise Fail("spo did not open with a TLS handshake record: %r" % junk_srv.first_bytes)
+    st = e.stats()
+    if role == "token" and st["http_requests"]:
+        raise Fail("the emulator saw %d requests although the token host is the junk one" % st["http_requests"])
+    if role == "graph" and (st["tokens_issued"] != 1 or st["graph_requests"]):
+        raise Fail("expected one token and no Graph request at the emulator: %d, %d"
+                   % (st["tokens_issued"], st["graph_requests"]))
+    no_leaks(r, e)
+
+
+@case("tls.garbage_instead_of_tls_token_host")
+def _(t):
+    garbage_case(t, "token", SSH_BANNER)
+
+
+@case("tls.garbage_instead_of_tls_graph_host")
+def _(t):
+    garbage_case(t, "graph", PLAIN_HTTP_400)
+
+
+@case("net.drop_mid_status_line")
+def _(t):
+    # page 2's answer ends after "HTTP/" (TLS closed without close_notify): asked again, exact output
+    e = main_emu(t, sites=450, drop_after_bytes=5, drop_where="headers", drop_page=2)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    st = e.stats()
+    if st["faults"].get("dropped") != 1 or st["graph_requests"] != 4:
+        raise Fail("expected one drop and 4 Graph requests (3 pages + 1 retry): %s, %d"
+                   % (st["faults"], st["graph_requests"]))
+
+
+@case("net.drop_mid_headers")
+def _(t):
+    # page 2's answer ends inside the header block (after 200 bytes): asked again, exact output
+    e = main_emu(t, sites=450, drop_after_bytes=200, drop_where="headers", drop_page=2)
+    r = t.spo_run(["sites", "--json"], t.env(e))
+    expect_exact(r, t.expected(450, fmt="json"))
+    st = e.stats()
+    if st["faults"].get("dropped") != 1 or st["graph_requests"] != 4:
+        raise Fail("expected one drop and 4 Graph requests (3 pages + 1 retry): %s, %d"
+                   % (st["faults"], st["graph_requests"]))
+
+
+@case("token.drop_mid_headers")
+def _(t):
+    e = main_emu(t, drop_after_bytes=300, drop_where="headers", drop_target="token")
+    r = t.spo_run(["token", "--raw"], t.env(e))
+    expect_rc0(r)
+    st = e.stats()
+    if st["faults"].get("dropped") != 1 or st["token_requests"] != 2:
+        raise Fail("expected one drop and 2 token requests: %s, %d" % (st["faults"], st["token_requests"]))
+    if r.out != (st["last_token"] + "\n").encode():
+        raise Fail("stdout is not the second (good) token")
+
+
+@case("net.tls_eof_without_close_notify_close_delimited")
+def _(t):
+    # The body is delimited by the end of the connection (no Content-Length, no chunking), and the
+    # TLS connection ends mid-body without close_notify: that is a truncation, not the end of the
+    # body. spo must ask again and print the exact listing (taking the cut JSON as complete would
+    # fail the listing, or worse). The drop cases above (net.drop_mid_page_*) cover the same TLS
+    # ending under Content-Length and chunked framing.
+    e = main_emu(t, sites=450, framing="close", drop_after_bytes=30000, drop_page=2)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    st = e.stats()
+    if st["faults"].get("dropped") != 1 or st["graph_requests"] != 4:
+        raise Fail("expected one drop and 4 Graph requests: %s, %d" % (st["faults"], st["graph_requests"]))
+
+
+@case("framing.close_delimited")
+def _(t):
+    # the body ends with close_notify and the end of the connection: a new connection per page
+    e, r = framing_case(t, framing="close", fmt="json")
+    st = e.stats()
+    if st["connections"] - st["api_connections"] < 4:
+        raise Fail("close-delimited answers cannot share a connection, yet only %d were opened"
+                   % (st["connections"] - st["api_connections"]))
+
+
+@case("net.stall_once_timeout_2s")
+def _(t):
+    # page 2 gets no answer for 10 s once: with --timeout 2 spo gives up on it, asks again, and the
+    # retry (answered at once) completes the listing
+    e = main_emu(t, sites=450, slow=10, slow_page=2)
+    r = t.spo_run(["--timeout", "2", "sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    st = e.stats()
+    if st["graph_requests"] != 4:
+        raise Fail("expected 4 Graph requests (3 pages + 1 retry), saw %d" % st["graph_requests"])
+    if r.elapsed < 2.0:
+        raise Fail("finished in %.2fs: the 2 s timeout did not run out" % r.elapsed)
+
+
+@case("token.stall_once_timeout_2s")
+def _(t):
+    e = main_emu(t, slow=10, slow_target="token")
+    r = t.spo_run(["--timeout", "2", "token"], t.env(e))
+    expect_rc0(r)
+    if e.stats()["token_requests"] != 2:
+        raise Fail("expected 2 token requests (one timed out), saw %d" % e.stats()["token_requests"])
+
+
+# The retry policy (src/graph.c fetch_page, include/spo/graph.h): a timeout is retried at most
+# SPO_GRAPH_RETRIES = 6 times; without Retry-After the wait before retry i (0-based) is
+# b/2 + rand(0..b/2) with b = 1000 ms * 2^i (cap 60 s): 0.5-1, 1-2, 2-4, 4-8, 8-16, 16-32 s, so
+# 31.5-63 s of waits. With --timeout 2 there are 7 attempts of 2 s each: 45.5-77 s in all.
+STALL_MIN_S = 7 * 2 + 31.5
+STALL_MAX_S = 7 * 2 + 63
+
+
+@case("net.stall_every_time_timeout_2s")
+def _(t):
+    # page 2 never gets an answer (the server accepts the request and says nothing for 30 s, every
+    # time): spo must give up after its retries, within the bound the retry policy gives, and say so
+    e = main_emu(t, sites=450, slow=30, slow_page=2, slow_every_time=True)
+    r = t.spo_run(["--timeout", "2", "sites"], t.env(e), timeout=150)
+    expect_fail(r, "did not answer in time", "--timeout", "after 200 sites")
+    expect_prefix(r, t.expected(450))
+    st = e.stats()
+    if st["graph_requests"] != 1 + 7:
+        raise Fail("expected 8 Graph requests (page 1, then page 2 once + 6 retries), saw %d"
+                   % st["graph_requests"])
+    slack = 10.0 * (4 if t.args.valgrind else 1)    # process start, handshakes, page 1
+    if not (STALL_MIN_S - 0.5 <= r.elapsed <= STALL_MAX_S + slack):
+        raise Fail("gave up after %.1fs; the retry policy allows %.1f-%.1f s (+%.0f s slack)"
+                   % (r.elapsed, STALL_MIN_S, STALL_MAX_S, slack))
+    sys.stderr.write("net.stall_every_time_timeout_2s: gave up after %.1f s (bound %.1f-%.1f s)\n"
+                     % (r.elapsed, STALL_MIN_S, STALL_MAX_S))
+
+
+def header_lines_of_page(t, e):
+    """Header lines the emulator writes on a Graph page (learned from a clean run)."""
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    n = e.stats()["header_page_lines"]
+    if not n:
+        raise Fail("the emulator did not report its header count")
+    return n
+
+
+@case("http.header_line_at_limit_2048")
+def _(t):
+    # "X-Padding: " + 2037 bytes is a 2048-byte line: exactly SPO_HTTP_LINE_MAX, accepted (on every
+    # answer, the token's too)
+    e = main_emu(t, sites=450, extra_header_bytes=2048 - len("X-Padding: "))
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+
+
+@case("http.header_line_over_limit_2049")
+def _(t):
+    e = main_emu(t, sites=450, extra_header_bytes=2049 - len("X-Padding: "), header_fault_page=2)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_fail(r, "header line that is too long", "SPO_HTTP_LINE_MAX=2048", "after 200 sites")
+    expect_prefix(r, t.expected(450))
+
+
+@case("http.header_line_8k_on_token")
+def _(t):
+    e = main_emu(t, extra_header_bytes=8192)
+    r = t.spo_run(["token"], t.env(e))
+    expect_fail(r, "header line that is too long", "SPO_HTTP_LINE_MAX=2048")
+    if r.out:
+        raise Fail("stdout not empty")
+
+
+@case("http.headers_at_limit_64")
+def _(t):
+    e = main_emu(t, sites=450, header_fault_page=2)
+    base = header_lines_of_page(t, e)
+    e.configure(sites=450, header_fault_page=2, extra_headers=64 - base)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    if e.stats()["header_page_lines"] != 64:
+        raise Fail("page 2 did not carry 64 header lines")
+
+
+@case("http.headers_flood_65_and_1000")
+def _(t):
+    e = main_emu(t, sites=450, header_fault_page=2)
+    base = header_lines_of_page(t, e)
+    for extra in (65 - base, 1000):
+        e.configure(sites=450, header_fault_page=2, extra_headers=extra)
+        r = t.spo_run(["sites"], t.env(e))
+        expect_fail(r, "too many headers", "SPO_HTTP_MAX_HEADERS=64", "after 200 sites")
+        expect_prefix(r, t.expected(450))
+
+
+@case("http.chunk_size_overflow")
+def _(t):
+    # page 2's first chunk-size line is ffffffffffffffffff (72 bits)
+    e = main_emu(t, sites=450, bad_framing="chunk-overflow", bad_framing_page=2)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_fail(r, "malformed HTTP", "after 200 sites")
+    expect_prefix(r, t.expected(450))
+
+
+@case("http.content_length_and_chunked")
+def _(t):
+    # page 2 has both Content-Length and Transfer-Encoding: chunked (RFC 9112 6.3: a smuggling
+    # vector; a client may not pick one)
+    e = main_emu(t, sites=450, bad_framing="cl-and-te", bad_framing_page=2)
+    r = t.spo_run(["sites", "--json"], t.env(e))
+    expect_fail(r, "malformed HTTP", "after 200 sites")
+    expect_prefix(r, t.expected(450, fmt="json"))
+
+
+@case("throttle.retry_after_negative")
+def _(t):
+    # Retry-After: -5 is not valid HTTP; spo documents negatives as 0 (no wait), and it must not read
+    # it as a huge unsigned number
+    e = main_emu(t, sites=450, throttle=1, throttle_after=1, retry_after="-5")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    gaps = e.stats()["retry_gaps"]
+    if len(gaps) != 1 or gaps[0] > 0.45:
+        raise Fail("expected an immediate retry (< 0.45 s, below the 0.5 s minimum backoff); gaps %s" % gaps)
+
+
+@case("throttle.retry_after_absurd_waits")
+def _(t):
+    # Retry-After: 99999999999 (3,170 years) must become a long but capped wait (300 s,
+    # SPO_RETRY_AFTER_CAP_MS; the cap itself is checked by tests/unit/test_http_date.c): not an
+    # error, not 0, not a wrapped-around small number. The test cannot wait 300 s: it checks that
+    # 3 s after the 429 spo is alive, has not asked again, and has printed nothing but whole sites
+    # of page 1; then it stops spo.
+    e = main_emu(t, sites=450, throttle=1, throttle_after=1, retry_after="99999999999")
+    p = t.spo_start(["sites"], t.env(e))
+    try:
+        limit = time.monotonic() + 30 * t.timeout_scale
+        while not e.stats()["faults"].get("throttled_429"):
+            if p.poll() is not None or time.monotonic() > limit:
+                out, err = p.communicate()
+                raise Fail("spo never reached the throttled page 2 (rc %s, stderr %r)" % (p.returncode, err[-300:]))
+            time.sleep(0.05)
+        time.sleep(3)
+        if p.poll() is not None:
+            out, err = p.communicate()
+            raise Fail("spo ended (rc %d) instead of waiting: %r" % (p.returncode, err.decode("utf-8", "replace")[-300:]))
+        if e.stats()["graph_requests"] != 2:
+            raise Fail("spo asked again within 3 s (%d Graph requests)" % e.stats()["graph_requests"])
+    finally:
+        if p.poll() is None:
+            p.terminate()
+        try:
+            out, err = p.communicate(timeout=10 * t.timeout_scale)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+    whole = out[:out.rfind(b"\n") + 1]          # SIGTERM may cut the last buffered line
+    if not t.expected(450).startswith(whole):
+        raise Fail("stdout is not a prefix of the listing: %s" % first_diff(whole, t.expected(450)[:len(whole)]))
+
+
+def server_error_case(t, status, always):
+    if always:
+        # Retry-After 0.1 keeps the six retries short; the message must carry code and request-id
+        e = main_emu(t, sites=450, throttle=1000, throttle_after=1, throttle_status=status, retry_after="0.1")
+        r = t.spo_run(["sites"], t.env(e))
+        st = e.stats()
+        code = "generalException" if status == 500 else "UnknownError"
+        expect_fail(r, "HTTP %d %s" % (status, code), "request-id %s" % st["last_request_id"], "after 200 sites")
+        expect_prefix(r, t.expected(450))
+        if st["graph_requests"] != 1 + 7:
+            raise Fail("expected 8 Graph requests (page 1, page 2 + 6 retries), saw %d" % st["graph_requests"])
+        if len(r.err_text.strip().splitlines()) != 1:
+            raise Fail("stderr is not one line: %r" % r.err_text)
+    else:
+        # no Retry-After: spo backs off (at least 0.5 s) and asks again
+        e = main_emu(t, sites=450, throttle=1, throttle_after=1, throttle_status=status, retry_after="none")
+        r = t.spo_run(["sites"], t.env(e))
+        expect_exact(r, t.expected(450))
+        st = e.stats()
+        if st["graph_requests"] != 4 or len(st["retry_gaps"]) != 1 or not 0.45 <= st["retry_gaps"][0] <= 5:
+            raise Fail("expected one retry after a 0.5-1 s backoff: %d requests, gaps %s"
+                       % (st["graph_requests"], st["retry_gaps"]))
+
+
+@case("graph.500_once")
+def _(t):
+    server_error_case(t, 500, False)
+
+
+@case("graph.502_once")
+def _(t):
+    server_error_case(t, 502, False)
+
+
+@case("graph.500_always")
+def _(t):
+    server_error_case(t, 500, True)
+
+
+@case("graph.502_always")
+def _(t):
+    server_error_case(t, 502, True)
+
+
+@case("paging.deeply_nested_arrays_10000")
+def _(t):
+    e = main_emu(t, sites=450, malformed=True, malformed_page=2, malformed_mode="deep")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_fail(r, "nested too deeply", "after 200 sites")
+    expect_prefix(r, t.expected(450))
+
+
+@case("paging.deeply_nested_objects_10000")
+def _(t):
+    e = main_emu(t, sites=450, malformed=True, malformed_page=2, malformed_mode="deep-object")
+    r = t.spo_run(["sites", "--json"], t.env(e))
+    expect_fail(r, "nested too deeply", "after 200 sites")
+    expect_prefix(r, t.expected(450, fmt="json"))
+
+
+def token_malformed_case(t, mode, *needles):
+    needles += ("identity platform",)   # the answer is the token endpoint's, not Graph's
+    e = main_emu(t, token_malformed=mode)
+    r = t.spo_run(["token", "--raw"], t.env(e))
+    expect_fail(r, *needles)
+    if r.out:
+        raise Fail("stdout not empty: %r" % r.out[:80])
+    if len(r.err_text.strip().splitlines()) != 1:
+        raise Fail("stderr is not one line: %r" % r.err_text)
+    no_leaks(r, e)
+    # and sites stops before Graph: no request goes out without a token
+    e.configure(token_malformed=mode)
+    r = t.spo_run(["sites"], t.env(e))
+    expect_fail(r, *needles)
+    if r.out or e.stats()["graph_requests"]:
+        raise Fail("sites went on without a token (%d Graph requests)" % e.stats()["graph_requests"])
+
+
+@case("token.malformed_truncated_json")
+def _(t):
+    token_malformed_case(t, "truncated", "malformed JSON")
+
+
+@case("token.malformed_invalid_json")
+def _(t):
+    token_malformed_case(t, "invalid", "malformed JSON")
+
+
+@case("token.html_200_captive_portal")
+def _(t):
+    token_malformed_case(t, "html", ("malformed JSON", "not JSON", "text/html"))
+
+
+@case("token.no_access_token")
+def _(t):
+    token_malformed_case(t, "no-token", ("access_token", "unexpected JSON structure"))
+
+
+@case("token.deeply_nested_10000")
+def _(t):
+    token_malformed_case(t, "deep", "nested too deeply")
 
 
 # ---- long runs (only with --long)

@@ -77,6 +77,8 @@ DEFAULTS = {
     "idle_timeout": 60.0,
     "lowercase_headers": False,
     "extra_header_bytes": 0,
+    "extra_headers": 0,         # N more header lines (X-Extra-NNN) in the answer
+    "header_fault_page": 0,     # 0: extra header bytes/lines on every answer; K: only on Graph page K
     # faults
     "throttle": 0,
     "throttle_after": 0,
@@ -87,11 +89,16 @@ DEFAULTS = {
     "drop_page": 2,
     "drop_every_time": False,
     "drop_mode": "fin",         # fin|rst
+    "drop_where": "body",       # body|headers: count drop_after_bytes in the body or in the header block
+    "drop_target": "graph",     # graph (page drop_page) | token (the token answer)
+    "bad_framing": None,        # chunk-overflow|cl-and-te on Graph page bad_framing_page
+    "bad_framing_page": 2,
+    "token_malformed": None,    # truncated|invalid|html|no-token|deep: the 200 token answer is unusable
     "trickle": False,
     "trickle_bytes": 1,
     "malformed": False,
     "malformed_page": 2,
-    "malformed_mode": "truncated",  # truncated|invalid|badutf8|html|shape
+    "malformed_mode": "truncated",  # truncated|invalid|badutf8|html|shape|deep|deep-object
     "malformed_once": False,
     "next_link_host": None,
     "empty_page": [],
@@ -103,10 +110,13 @@ DEFAULTS = {
     "http_date_offset": 0,
 }
 CHOICES = {
-    "framing": ("chunked", "length", "random"), "framing_scope": ("graph", "all"),
-    "throttle_status": (429, 503, 504), "throttle_style": ("graph", "sharepoint"),
+    "framing": ("chunked", "length", "random", "close"), "framing_scope": ("graph", "all"),
+    "throttle_status": (429, 500, 502, 503, 504), "throttle_style": ("graph", "sharepoint"),
     "drop_mode": ("fin", "rst"), "next_link_position": ("before", "after", "random"),
-    "malformed_mode": ("truncated", "invalid", "badutf8", "html", "shape"),
+    "drop_where": ("body", "headers"), "drop_target": ("graph", "token"),
+    "bad_framing": (None, "chunk-overflow", "cl-and-te"),
+    "token_malformed": (None, "truncated", "invalid", "html", "no-token", "deep"),
+    "malformed_mode": ("truncated", "invalid", "badutf8", "html", "shape", "deep", "deep-object"),
     "slow_target": ("graph", "token"), "slow_where": ("headers", "body"),
 }
 
@@ -444,6 +454,7 @@ class Emulator:
                 "sites_pages_served": 0, "sites_items_served": 0,
                 "authorization_headers": 0, "authorization_by_host": {}, "requests_by_host": {},
                 "faults": {}, "recent": [], "last_graph_headers": None,
+                "last_request_id": None, "retry_gaps": [], "header_page_lines": None,
             }
 
     def reset_faults(self):
@@ -452,6 +463,7 @@ class Emulator:
         self.graph_seen = 0
         self.fired = set()
         self.resp_counter = 0
+        self.throttle_sent_at = None    # monotonic time the last throttled/5xx answer was written
 
     def bump(self, key, sub=None, n=1):
         with self.lock:
@@ -642,7 +654,7 @@ class Emulator:
     def json_reply(self, conn, status, obj):
         body = json.dumps(obj, ensure_ascii=False, indent=1).encode() + b"\n"
         return self.write(conn, status, [("Content-Type", "application/json; charset=utf-8"),
-                                         ("Date", now_http_date())], body, framing="length")
+                                         ("Date", now_http_date())], body, framing="length", kind="api")
 
     # ---- identity platform
     def ests_headers(self, req):
@@ -833,10 +845,32 @@ class Emulator:
             body["refresh_in"] = int(cfg["refresh_in"])
         body["access_token"] = tok
         data = json.dumps(body, separators=(",", ":")).encode()
+        hdrs = self.ests_headers(req)
+        bad = cfg["token_malformed"]
+        if bad:
+            self.fault("token_malformed")
+            if bad == "truncated":
+                data = data[:len(data) // 2]
+            elif bad == "invalid":
+                data = data.replace(b'"expires_in":', b'"expires_in"::', 1)
+            elif bad == "html":         # a captive portal or proxy login page, with status 200
+                hdrs = [h for h in hdrs if h[0] != "Content-Type"] + [("Content-Type", "text/html")]
+                data = (b"<!DOCTYPE html><html><head><title>Sign in to the network</title></head>"
+                        b"<body><form method=post><input name=user></form></body></html>")
+            elif bad == "no-token":     # well-formed JSON without access_token
+                data = json.dumps({"token_type": "Bearer", "expires_in": exp}, separators=(",", ":")).encode()
+            else:                       # deep: valid JSON nested 10,000 levels before access_token
+                data = (b'{"token_type":"Bearer","x":' + b"[" * 10000 + b"]" * 10000 +
+                        b',"expires_in":3599,"access_token":"' + tok.encode() + b'"}')
+        fault = {}
         if tslow:
-            return self.write(conn, 200, self.ests_headers(req), data, close=close, kind="token",
-                              slow=tslow[0], slow_where=tslow[1])
-        return self.write(conn, 200, self.ests_headers(req), data, close=close, kind="token")
+            fault["slow"], fault["slow_where"] = tslow
+        if cfg["drop_after_bytes"] is not None and cfg["drop_target"] == "token" and \
+                self.once(("drop-token",), cfg["drop_every_time"]):
+            self.fault("dropped")
+            fault["drop_after"] = int(cfg["drop_after_bytes"])
+            fault["drop_where"] = cfg["drop_where"]
+        return self.write(conn, 200, hdrs, data, close=close, kind="token", **fault)
 
     def new_token(self, resource):
         n = int(self.cfg["token_len"])
@@ -911,6 +945,8 @@ class Emulator:
     # ---- graph
     def graph_headers(self, req, rid=None):
         rid = rid or str(uuid.uuid4())
+        with self.lock:
+            self.stats["last_request_id"] = rid
         return [
             ("Cache-Control", "no-cache"),
             ("Content-Type", GRAPH_CT),
@@ -956,6 +992,9 @@ class Emulator:
                                                 for k, v in req.headers.items()}
             self.graph_seen += 1
             seen = self.graph_seen
+            if self.throttle_sent_at is not None:
+                self.stats["retry_gaps"].append(round(time.monotonic() - self.throttle_sent_at, 3))
+                self.throttle_sent_at = None
         # authentication
         auth = req.header("authorization", "")
         www = [("WWW-Authenticate", 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/'
@@ -983,7 +1022,10 @@ class Emulator:
                 self.throttle_served += 1
                 throttled = True
         if throttled:
-            return self.throttle_reply(conn, req, close)
+            keep = self.throttle_reply(conn, req, close)
+            with self.lock:
+                self.throttle_sent_at = time.monotonic()
+            return keep
         if req.method != "GET":
             return self.graph_error(conn, req, 405, "BadRequest",
                                     "Specified HTTP method is not allowed for the request target.", close)
@@ -1019,6 +1061,11 @@ class Emulator:
                                              ("status", "429")])
             return self.graph_error(conn, req, 429, "TooManyRequests", "Please retry again later.",
                                     close, hdrs, inner)
+        if st == 500:
+            return self.graph_error(conn, req, 500, "generalException",
+                                    "General exception while processing.", close, hdrs)
+        if st == 502:
+            return self.graph_error(conn, req, 502, "UnknownError", "Bad Gateway", close, hdrs)
         if st == 503:
             return self.graph_error(conn, req, 503, "serviceNotAvailable",
                                     "The service is not available. Try the request again after a delay. "
@@ -1161,10 +1208,16 @@ class Emulator:
             self.fault("malformed")
             body, status, hdrs = self.malform(body, hdrs)
         fault = {}
-        if cfg["drop_after_bytes"] is not None and page == int(cfg["drop_page"]) and \
-                self.once(("drop", page), cfg["drop_every_time"]):
+        if cfg["drop_after_bytes"] is not None and cfg["drop_target"] == "graph" and \
+                page == int(cfg["drop_page"]) and self.once(("drop", page), cfg["drop_every_time"]):
             self.fault("dropped")
             fault["drop_after"] = int(cfg["drop_after_bytes"])
+            fault["drop_where"] = cfg["drop_where"]
+        if int(cfg["header_fault_page"] or 0) == page:
+            fault["header_page"] = True
+        if cfg["bad_framing"] and page == int(cfg["bad_framing_page"]):
+            self.fault("bad_framing")
+            fault["bad_framing"] = cfg["bad_framing"]
         if cfg["slow"] and cfg["slow_target"] == "graph" and \
                 (int(cfg["slow_page"]) in (0, page)) and self.once(("slow", page), cfg["slow_every_time"]):
             self.fault("slow")
@@ -1193,30 +1246,50 @@ class Emulator:
             hdrs = [h for h in hdrs if h[0] != "Content-Type"] + [("Content-Type", "text/html")]
             return (b"<html><head><title>Service Unavailable</title></head><body><h1>Service "
                     b"Unavailable</h1></body></html>"), 200, hdrs
+        if mode == "deep":          # valid JSON: 10,000 nested arrays as an element of "value"
+            return (b'{"@odata.context":"x","value":[' + b"[" * 10000 + b"]" * 10000 + b"]}"), 200, hdrs
+        if mode == "deep-object":   # valid JSON: 10,000 nested objects in a member nobody asked for
+            return (b'{"@odata.context":"x","x":' + b'{"a":' * 10000 + b"1" + b"}" * 10000 +
+                    b',"value":[]}'), 200, hdrs
         return b'{"@odata.context":"x","value":{"id":1,"displayName":["x"]}}', 200, hdrs
 
     # ---- writing
     def write(self, conn, status, headers, body, framing=None, close=False, kind="graph", rng=None,
-              drop_after=None, slow=0.0, slow_where="headers"):
+              drop_after=None, slow=0.0, slow_where="headers", drop_where="body", header_page=False,
+              bad_framing=None):
         cfg = self.cfg
         if framing is None:
             framing = "length" if (kind == "token" and cfg["framing_scope"] != "all") else cfg["framing"]
         if framing == "random":
             framing = (rng or self.rng()).choice(("length", "chunked"))
+        if bad_framing:
+            framing = "chunked"
         rng = rng or self.rng()
         hdrs = list(headers)
-        if cfg["extra_header_bytes"]:
-            hdrs.append(("X-Padding", "p" * int(cfg["extra_header_bytes"])))
+        if kind != "api" and (header_page or not int(cfg["header_fault_page"] or 0)):
+            if cfg["extra_header_bytes"]:
+                hdrs.append(("X-Padding", "p" * int(cfg["extra_header_bytes"])))
+            for i in range(int(cfg["extra_headers"] or 0)):
+                hdrs.append(("X-Extra-%03d" % i, "v%d" % i))
         chunks = None
         if framing == "chunked":
             chunks = self.chunk(body, rng)
+            if bad_framing == "chunk-overflow":     # a size line that does not fit 64 bits
+                chunks.insert(0, b"ffffffffffffffffff\r\n")
             hdrs.insert(1, ("Transfer-Encoding", "chunked"))
+            if bad_framing == "cl-and-te":          # request smuggling's favourite: both framings
+                hdrs.insert(1, ("Content-Length", str(len(body))))
             if cfg["trailers"]:
                 hdrs.append(("Trailer", "x-ms-trailer-check"))
+        elif framing == "close":                    # body ends when the connection does
+            close = True
         else:
             hdrs.insert(1 if kind == "graph" else 2, ("Content-Length", str(len(body))))
         if close:
             hdrs.append(("Connection", "close"))
+        if header_page:
+            with self.lock:
+                self.stats["header_page_lines"] = len(hdrs)
         lines = ["HTTP/1.1 %d %s" % (status, http.HTTPStatus(status).phrase)]
         for k, v in hdrs:
             lines.append("%s: %s" % (k.lower() if cfg["lowercase_headers"] else k, v))
@@ -1227,6 +1300,12 @@ class Emulator:
         if slow and slow_where == "headers":
             time.sleep(slow)
         trickle = max(1, int(cfg["trickle_bytes"])) if cfg["trickle"] else 0
+
+        if drop_after is not None and drop_where == "headers":
+            # the connection ends inside the status line / header block, after drop_after bytes
+            self._send(sock, head[:max(0, min(drop_after, len(head) - 1))], trickle)
+            self._abort(conn, sock)
+            return False
 
         def out(data, is_body):
             nonlocal sent_body
@@ -1261,17 +1340,20 @@ class Emulator:
                 if drop_after is not None:        # drop point beyond the body: drop right after it
                     raise _Drop()
         except _Drop:
-            # abrupt end: no close_notify (Python's SSLSocket.close never sends one); FIN or RST
-            try:
-                if cfg["drop_mode"] == "rst":
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                else:
-                    sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.dropped = True
+            self._abort(conn, sock)
             return False
         return not close
+
+    def _abort(self, conn, sock):
+        # abrupt end: no close_notify (Python's SSLSocket.close never sends one); FIN or RST
+        try:
+            if self.cfg["drop_mode"] == "rst":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        conn.dropped = True
 
     @staticmethod
     def _send(sock, data, trickle):
