@@ -134,8 +134,10 @@ check: $(BOARD_CHECK)
 demo: deps cli
 	$(Q)bash scripts/demo.sh
 
+# A cross board measures its own binary under its BOARD_RUN (qemu-user), against the host's emulator.
 memreport: deps
-	$(Q)bash scripts/memreport.sh
+	$(Q)$(if $(filter linux-host,$(BOARD)),,$(MAKE) -s BOARD=$(BOARD) cli &&) \
+	  SPO_BOARD=$(BOARD) SPO_BIN=$(B)/spo SPO_WRAP='$(BOARD_RUN)' bash scripts/memreport.sh
 
 bench: deps
 	$(Q)bash scripts/bench.sh

@@ -7,8 +7,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 bin=${SPO_BIN:-build/linux-host/spo}
-make -s cli >/dev/null
-run=build/memreport; rm -rf "$run"; mkdir -p "$run"
+make -s cli >/dev/null   # the host build (a cross board's binary is built by `make memreport`)
+run=build/memreport-${SPO_BOARD:-linux-host}; rm -rf "$run"; mkdir -p "$run"
+echo "memreport: $bin${SPO_WRAP:+ under $SPO_WRAP}"
 bash tests/pki.sh "$run/pki" >/dev/null
 /usr/bin/python3 tests/emulator/emulator.py --cert "$run/pki/chain.pem" --key "$run/pki/server.key" \
   --port 0 --sites 20000 --port-file "$run/port" >/dev/null 2>"$run/emulator.err" &

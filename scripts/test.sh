@@ -91,6 +91,17 @@ if [ -f tests/nginx/run.sh ] && [ "${SPO_SKIP_NGINX:-0}" != 1 ] && [ "$board" = 
   printf '%-40s %3d passed, %d failed\n' "nginx peer" "$p" "$f"
 fi
 
+if grep -q '^fuzz-replay:' Makefile && [ "$board" = linux-host ]; then
+  out="$log/fuzz-replay.log"
+  make -s fuzz-replay >"$out" 2>&1; rc=$?
+  line=$(grep -E '^fuzz-replay: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  p=$(echo "$line" | sed -E 's/^fuzz-replay: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  p=${p:-0}; f=${f:-0}; if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$f" != 0 ] && failures+=("fuzz-replay (see $out)")
+  printf '%-40s %3d passed, %d failed\n' "fuzz corpus replay" "$p" "$f"
+fi
+
 if [ ${#failures[@]} -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -212,6 +212,7 @@ int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_htt
             first_line(diag->message);
             spo_auth_aadsts(diag->message, diag->aadsts, sizeof diag->aadsts);
         }
+        spo_diag_clean(diag);
         return SPO_E_AUTH;
     }
     if (tr.json_err) {

@@ -271,6 +271,7 @@ static int fetch_page(spo_graph *g, spo_site_fn fn, void *ctx)
 
         if (!g->diag->request_id[0])
             copy_text(g->diag->request_id, sizeof g->diag->request_id, g->request_id);
+        spo_diag_clean(g->diag);
         g->diag->status = rc > 0 ? rc : 0;
         if (rc == 401 && !refreshed) {
             refreshed = 1; /* an expired or revoked token: one new token, then give up */

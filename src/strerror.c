@@ -35,3 +35,28 @@ const char *spo_strerror(int status)
     default: return "unknown error";
     }
 }
+
+static void clean_text(char *s, int first_line)
+{
+    for (unsigned char *p = (unsigned char *)s; *p; p++) {
+        if (first_line && (*p == '\r' || *p == '\n')) {
+            *p = '\0';
+            return;
+        }
+        if (*p < 0x20 || *p == 0x7f) {
+            *p = '?';
+        } else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { /* U+0080..U+009F */
+            p[0] = '?';
+            p[1] = '?';
+            p++;
+        }
+    }
+}
+
+void spo_diag_clean(spo_diag *d)
+{
+    clean_text(d->code, 0);
+    clean_text(d->aadsts, 0);
+    clean_text(d->request_id, 0);
+    clean_text(d->message, 1);
+}

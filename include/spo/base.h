@@ -62,6 +62,11 @@ typedef struct spo_diag {
     uint32_t retry_after_ms;  /* last Retry-After seen, 0 if none */
 } spo_diag;
 
+/* Make the diagnostic safe to print: the message is cut at its first line break, and in every
+ * field control characters (C0, DEL and UTF-8-encoded C1) become '?', so a hostile server cannot
+ * move the cursor or retitle the user's terminal through an error text. */
+void spo_diag_clean(spo_diag *d);
+
 /* A short English name for a status ("TLS pool exhausted", ...). Never NULL. */
 const char *spo_strerror(int status);
 

@@ -243,6 +243,16 @@ static void test_403_and_malformed(void **state)
     }
 }
 
+static void test_error_text_is_made_safe(void **state)
+{
+    (void)state;
+    reset(0);
+    fake_add(&F, page_body(403, "{\"error\":{\"code\":\"x\\u001b[2J\",\"message\":\"a\\u001b]0;pwned\\u0007 \\u0085\\r\\nsecond line\"}}", 0, NULL), 0, 0);
+    assert_int_equal(spo_graph_list_sites(&G, NULL, on_site, NULL), SPO_E_GRAPH);
+    assert_string_equal(D.code, "x?[2J");
+    assert_string_equal(D.message, "a?]0;pwned? ??");
+}
+
 static void test_empty_page_with_next(void **state)
 {
     (void)state;
@@ -267,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_401_refreshes_once),
         cmocka_unit_test(test_403_and_malformed),
         cmocka_unit_test(test_empty_page_with_next),
+        cmocka_unit_test(test_error_text_is_made_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
