@@ -20,8 +20,8 @@
 
 #ifndef SPO_TLS_POOL_SIZE
 /* mbedTLS's heap. Microsoft's endpoints serve an RSA-4096 issuing CA and leaves with many names:
- * 47.5 KB peak on x86-64 with such a chain (make memreport); 52 KiB leaves 12% headroom. A server
- * with an RSA-2048 chain needs ~39 KB. Too small a pool fails cleanly with SPO_E_TLS_POOL. */
+ * 48.1 KB peak on x86-64 with such a chain (make memreport); 52 KiB leaves 9.7% headroom. A server
+ * with an RSA-2048 chain needs ~40 KB. Too small a pool fails cleanly with SPO_E_TLS_POOL. */
 #define SPO_TLS_POOL_SIZE (52 * 1024)
 #endif
 #ifndef SPO_HOST_MAX
