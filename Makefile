@@ -78,12 +78,12 @@ deps: .deps/.stamp-$(BOARD)
 	  SPO_BOARD_DEB_LIBS='$(BOARD_DEB_LIBS)' bash scripts/deps.sh
 	$(Q)touch $@
 
-$(B)/%.o: %.c $(wildcard include/spo/*.h) $(wildcard config/mbedtls_config*.h) | deps
+$(B)/%.o: %.c $(wildcard include/spo/*.h src/*.h port/*/*.h) $(wildcard config/mbedtls_config*.h) | deps
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC $<")
 	$(Q)$(CC) $(BOARD_CFLAGS) $(CFLAGS_SPO) $(CFLAGS) -c $< -o $@
 
-$(BA)/%.o: %.c $(wildcard include/spo/*.h) config/mbedtls_config.h | deps
+$(BA)/%.o: %.c $(wildcard include/spo/*.h src/*.h port/*/*.h) config/mbedtls_config.h | deps
 	@mkdir -p $(dir $@)
 	@$(if $(filter 1,$(V)),,echo "  CC(asan) $<")
 	$(Q)clang $(ASAN_FLAGS) $(CFLAGS_SPO) -c $< -o $@

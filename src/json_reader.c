@@ -20,6 +20,7 @@
 #include <jsmn.h>
 
 #include "spo/json.h"
+#include "json_priv.h"
 
 #include <string.h>
 
@@ -371,39 +372,6 @@ static uint32_t key_match(const spo_json_reader *r)
     return out;
 }
 
-static int hexval(unsigned c)
-{
-    if (c - '0' < 10u)
-        return (int)(c - '0');
-    c |= 0x20u;
-    if (c - 'a' < 6u)
-        return (int)(c - 'a' + 10);
-    return -1;
-}
-
-static size_t utf8_put(uint32_t u, uint8_t *o)
-{
-    if (u < 0x80u) {
-        o[0] = (uint8_t)u;
-        return 1;
-    }
-    if (u < 0x800u) {
-        o[0] = (uint8_t)(0xC0u | (u >> 6));
-        o[1] = (uint8_t)(0x80u | (u & 0x3Fu));
-        return 2;
-    }
-    if (u < 0x10000u) {
-        o[0] = (uint8_t)(0xE0u | (u >> 12));
-        o[1] = (uint8_t)(0x80u | ((u >> 6) & 0x3Fu));
-        o[2] = (uint8_t)(0x80u | (u & 0x3Fu));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xF0u | (u >> 18));
-    o[1] = (uint8_t)(0x80u | ((u >> 12) & 0x3Fu));
-    o[2] = (uint8_t)(0x80u | ((u >> 6) & 0x3Fu));
-    o[3] = (uint8_t)(0x80u | (u & 0x3Fu));
-    return 4;
-}
 
 /* How far the reader may scan in this chunk: with an element open, one byte past the window's
  * room, so an oversized element fails at the same byte whatever the split (that byte may still
@@ -546,7 +514,7 @@ int spo_json_reader_feed(spo_json_reader *r, const uint8_t *data, size_t len)
         }
 
         case ST_HEX: {
-            int h = hexval(c);
+            int h = spo_json_hexval(c);
             uint32_t u;
 
             if (h < 0)
@@ -571,7 +539,7 @@ int spo_json_reader_feed(spo_json_reader *r, const uint8_t *data, size_t len)
             if (r->sink != SINK_NONE) {
                 uint8_t o[4];
 
-                sink_put(r, o, utf8_put(u, o));
+                sink_put(r, o, spo_json_utf8_put(u, o));
             }
             run = p;
             st = ST_STR;

@@ -2,10 +2,11 @@
  * element, writing strings. Same rules as the reader: strict RFC 8259 and UTF-8, lone surrogates
  * refused, every output length checked. */
 #include "spo/json.h"
+#include "json_priv.h"
 
 #include <string.h>
 
-static int hexval(unsigned c)
+int spo_json_hexval(unsigned c)
 {
     if (c - '0' < 10u)
         return (int)(c - '0');
@@ -24,7 +25,7 @@ static long hex4(const uint8_t *s, size_t n)
     if (n < 4)
         return -1;
     for (i = 0; i < 4; i++) {
-        int h = hexval(s[i]);
+        int h = spo_json_hexval(s[i]);
 
         if (h < 0)
             return -1;
@@ -33,7 +34,7 @@ static long hex4(const uint8_t *s, size_t n)
     return u;
 }
 
-static size_t utf8_put(uint32_t u, uint8_t *o)
+size_t spo_json_utf8_put(uint32_t u, uint8_t *o)
 {
     if (u < 0x80u) {
         o[0] = (uint8_t)u;
@@ -147,7 +148,7 @@ static long next_unit(const uint8_t *s, size_t n, size_t *used, const uint8_t **
         u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
         *used = 12;
     }
-    return (long)utf8_put((uint32_t)u, out);
+    return (long)spo_json_utf8_put((uint32_t)u, out);
 }
 
 int spo_json_unescape(const char *src, size_t len, char *dst, size_t cap, size_t *out_len)
