@@ -195,6 +195,12 @@ int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_htt
 
     rc = spo_http_conn_exchange(conn, &req, &cb);
     mbedtls_platform_zeroize(a->body, sizeof a->body);
+    if (caps[4].found) {
+        first_line(diag->message);
+        spo_auth_aadsts(diag->message, diag->aadsts, sizeof diag->aadsts);
+    }
+    /* Whatever happens next, the texts captured from the server are safe to print. */
+    spo_diag_clean(diag);
     /* One TLS connection at a time: the login host is done with once the token is in hand. */
     spo_http_conn_close(conn);
     if (rc < 0) {
@@ -208,11 +214,6 @@ int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_htt
 
     if (rc != 200) {
         mbedtls_platform_zeroize(t, sizeof *t);
-        if (caps[4].found) {
-            first_line(diag->message);
-            spo_auth_aadsts(diag->message, diag->aadsts, sizeof diag->aadsts);
-        }
-        spo_diag_clean(diag);
         return SPO_E_AUTH;
     }
     if (tr.json_err) {
