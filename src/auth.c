@@ -6,26 +6,7 @@
 
 int spo_form_append(char *dst, size_t cap, size_t *pos, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t p = *pos;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        int keep = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                   ch == '-' || ch == '.' || ch == '_' || ch == '~';
-        size_t need = keep ? 1 : 3;
-        if (cap - p <= need) /* keep room for the NUL */
-            return SPO_E_TOO_LONG;
-        if (keep) {
-            dst[p++] = (char)ch;
-        } else {
-            dst[p++] = '%';
-            dst[p++] = hex[ch >> 4];
-            dst[p++] = hex[ch & 15];
-        }
-    }
-    dst[p] = '\0';
-    *pos = p;
-    return SPO_OK;
+    return spo_url_encode_append(dst, cap, pos, s, len);
 }
 
 static int append_raw(char *dst, size_t cap, size_t *pos, const char *s)
@@ -87,12 +68,8 @@ static int on_status(void *ctx, int status, spo_span reason)
 static int on_header(void *ctx, spo_span name, spo_span value)
 {
     token_read *t = ctx;
-    static const char ra[] = "retry-after";
-    if (name.len != sizeof ra - 1)
+    if (!spo_http_span_ieq(name, "retry-after"))
         return 0;
-    for (size_t i = 0; i < name.len; i++)
-        if ((name.ptr[i] | 0x20) != ra[i])
-            return 0;
     uint32_t ms;
     if (spo_http_retry_after(value, t->wall, &ms) == SPO_OK)
         t->diag->retry_after_ms = ms;

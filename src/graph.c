@@ -48,21 +48,6 @@ typedef struct page {
     uint8_t has_retry_after;
 } page;
 
-static int ieq(spo_span a, const char *b)
-{
-    size_t n = strlen(b);
-    if (a.len != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char x = a.ptr[i], y = b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x + 32);
-        if (x != y)
-            return 0;
-    }
-    return 1;
-}
-
 static int on_status(void *ctx, int status, spo_span reason)
 {
     (void)reason;
@@ -73,11 +58,11 @@ static int on_status(void *ctx, int status, spo_span reason)
 static int on_header(void *ctx, spo_span name, spo_span value)
 {
     page *p = ctx;
-    if (ieq(name, "request-id")) {
+    if (spo_http_span_ieq(name, "request-id")) {
         size_t n = value.len < sizeof p->g->request_id - 1 ? value.len : sizeof p->g->request_id - 1;
         memcpy(p->g->request_id, value.ptr, n);
         p->g->request_id[n] = '\0';
-    } else if (ieq(name, "retry-after")) {
+    } else if (spo_http_span_ieq(name, "retry-after")) {
         uint32_t ms;
         int64_t now = p->g->wall ? p->g->wall(p->g->clock_ctx) : 0;
         if (spo_http_retry_after(value, now, &ms) == SPO_OK) {
@@ -309,26 +294,14 @@ int spo_graph_list_sites(spo_graph *g, const char *search, spo_site_fn fn, void 
     memcpy(g->url + pos, SITES_PATH, sizeof SITES_PATH);
     pos += sizeof SITES_PATH - 1;
     if (search) {
-        static const char hex[] = "0123456789ABCDEF";
         static const char key[] = "&search=";
         if (pos + sizeof key > sizeof g->url)
             return SPO_E_TOO_LONG;
         memcpy(g->url + pos, key, sizeof key);
         pos += sizeof key - 1;
-        for (const unsigned char *s = (const unsigned char *)search; *s; s++) {
-            int keep = (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-                       (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' || *s == '_' || *s == '~';
-            if (pos + (keep ? 1 : 3) + 1 > sizeof g->url)
-                return SPO_E_TOO_LONG;
-            if (keep) {
-                g->url[pos++] = (char)*s;
-            } else {
-                g->url[pos++] = '%';
-                g->url[pos++] = hex[*s >> 4];
-                g->url[pos++] = hex[*s & 15];
-            }
-        }
-        g->url[pos] = '\0';
+        int rc = spo_url_encode_append(g->url, sizeof g->url, &pos, search, strlen(search));
+        if (rc != SPO_OK)
+            return rc;
     }
     g->retries_done = 0;
     for (;;) {

@@ -30,7 +30,7 @@ static int ieq(const char *a, const char *b)
     return *a == '\0' && *b == '\0';
 }
 
-static int span_ieq(spo_span s, const char *z)
+int spo_http_span_ieq(spo_span s, const char *z)
 {
     size_t i = 0;
     for (; i < s.len && z[i]; i++)
@@ -268,7 +268,7 @@ static int run(spo_http_conn *c, const spo_http_request *req, const spo_http_cal
 {
     const spo_url *u = req->url;
     int rc;
-    if (c->connected && !(c->port == u->port && span_ieq(u->host, c->host)))
+    if (c->connected && !(c->port == u->port && spo_http_span_ieq(u->host, c->host)))
         spo_http_conn_close(c);
     if (!c->connected && (rc = open_to(c, u->host, u->port)) < 0)
         return rc;

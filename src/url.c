@@ -146,3 +146,27 @@ int spo_url_same_origin(const spo_url *a, const spo_url *b)
             return 0;
     return 1;
 }
+
+int spo_url_encode_append(char *dst, size_t cap, size_t *pos, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t p = *pos;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        int keep = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                   ch == '-' || ch == '.' || ch == '_' || ch == '~';
+        size_t need = keep ? 1 : 3;
+        if (cap - p <= need) /* keep room for the NUL */
+            return SPO_E_TOO_LONG;
+        if (keep) {
+            dst[p++] = (char)ch;
+        } else {
+            dst[p++] = '%';
+            dst[p++] = hex[ch >> 4];
+            dst[p++] = hex[ch & 15];
+        }
+    }
+    dst[p] = '\0';
+    *pos = p;
+    return SPO_OK;
+}

@@ -46,6 +46,14 @@ int spo_url_parse(const char *s, size_t len, spo_url *out);
 /* True when a and b name the same origin (host compared case-insensitively, same port). */
 int spo_url_same_origin(const spo_url *a, const spo_url *b);
 
+/* Append s percent-encoded to dst at *pos: unreserved bytes (A-Z a-z 0-9 - . _ ~) kept, every
+ * other byte %XX, so the result is right both in a query and in an x-www-form-urlencoded body.
+ * dst stays NUL-terminated. Returns SPO_OK or SPO_E_TOO_LONG (nothing past *pos is promised). */
+int spo_url_encode_append(char *dst, size_t cap, size_t *pos, const char *s, size_t len);
+
+/* True when s equals the NUL-terminated z, ASCII case-insensitively (header names, hosts). */
+int spo_http_span_ieq(spo_span s, const char *z);
+
 /* ---------------------------------------------------------------- Retry-After */
 
 #ifndef SPO_RETRY_AFTER_CAP_MS
