@@ -102,18 +102,15 @@ static int key_error(spo_cert_cred *c, int err, size_t failures_before)
     case MBEDTLS_ERR_PKCS5_FEATURE_UNAVAILABLE:
     case MBEDTLS_ERR_PKCS12_FEATURE_UNAVAILABLE:
         return spo_cert_fail(c, SPO_CERT_UNSUPPORTED, err, SPO_E_ARG);
-    case MBEDTLS_ERR_PK_UNKNOWN_PK_ALG:
-        return spo_cert_fail(c, SPO_CERT_NOT_RSA, err, SPO_E_ARG);
-    case 0: /* a bare ASN.1 error, from the PKCS#1 parser */
-    case MBEDTLS_ERR_PK_KEY_INVALID_FORMAT:
-    case MBEDTLS_ERR_RSA_BAD_INPUT_DATA:
-    case MBEDTLS_ERR_RSA_KEY_CHECK_FAILED:
+    default:
         /* A wrong password decrypts to garbage, and the padding check lets garbage through 1 time
-         * in 256: with an encrypted key, a key that does not parse is the password's fault. */
+         * in 256; the garbage then fails anywhere in the key parser (format, version, algorithm,
+         * RSA check). With an encrypted key, a key that does not parse is the password's fault
+         * (the message also names a damaged file). */
         if (c->password_len)
             return spo_cert_fail(c, SPO_CERT_BAD_PASSWORD, err, SPO_E_ARG);
-        return spo_cert_fail(c, SPO_CERT_BAD_KEY, err, SPO_E_ARG);
-    default:
+        if (high == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
+            return spo_cert_fail(c, SPO_CERT_NOT_RSA, err, SPO_E_ARG);
         return spo_cert_fail(c, SPO_CERT_BAD_KEY, err, SPO_E_ARG);
     }
 }
