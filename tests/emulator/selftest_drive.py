@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import select
-import socket
 import ssl
 import subprocess
 import sys
@@ -586,10 +585,15 @@ def downloads(e):
     c.close()
     st, _, body = e.raw("GET", url)
     eq(body, data, "once only")
+    st, _, it2 = e.g("PUT", "/v1.0/sites/%s/drive/root:/dl/x.bin:/content" % sid, b"new")
+    st, _, _ = e.raw("GET", url)
+    eq(st, 404, "old download URL dies with a replace")
+    st, _, body = e.raw("GET", it2["@microsoft.graph.downloadUrl"])
+    eq((st, body), (200, b"new"))
     st, _, err = e.g("GET", "/v1.0/sites/%s/drive/root:/dl:/content" % sid)
     eq(st, 400, "folder content")
     st = e.stats()
-    eq(st["downloads"], 5)
+    eq(st["downloads"], 6)
     eq(st["ranged_downloads"], 4)
     eq(st["download_redirects"], 2)
     eq(st["authorization_seen_on_sp_host"], 1)
