@@ -638,7 +638,8 @@ def lists(e):
     eq(st, 400, "number type")
     st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, {"Title": "x"})
     eq(st, 400, "no fields object")
-    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, b"{bad", {"Content-Type": "application/json"})
+    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, b"{bad",
+                     {"Content-Type": "application/json"})
     eq(st, 400, "bad JSON")
     st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Device%%20Events/items" % sid, {"fields": {"Ok": True}})
     eq(st, 400, "column not in this list")
