@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import select
+import shutil
 import ssl
 import subprocess
 import sys
@@ -728,6 +729,7 @@ def main():
                 sys.stdout.write(e.log.read()[-4000:].decode("utf-8", "replace"))
         finally:
             e.stop()
+    shutil.rmtree(tmp, True)
     print("FAILED %d" % failed if failed else "ALL OK")
     return 1 if failed else 0
 
