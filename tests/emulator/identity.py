@@ -4,6 +4,7 @@ delegated (user) tokens that Graph consults. Python 3 standard library plus the 
 
 emulator.py owns the HTTP side and calls in here; see tests/emulator/README.md for the wire contract.
 """
+import atexit
 import base64
 import binascii
 import collections
@@ -12,6 +13,7 @@ import hmac
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -87,8 +89,10 @@ class Identity:
     def __init__(self, emu):
         self.emu = emu
         self.lock = threading.Lock()
+        self.cert_lock = threading.Lock()
         self.cert_cache = {}        # path -> (mtime, [entry]); entry: sha256, sha1, pubkey PEM path
-        self.tmp = tempfile.mkdtemp(prefix="emu-id-")
+        self.tmp = tempfile.mkdtemp(prefix="emu-id-")      # public keys for openssl, signature files
+        atexit.register(shutil.rmtree, self.tmp, True)
         self.forget()
 
     def forget(self):
@@ -115,6 +119,11 @@ class Identity:
 
     # ---- certificates -------------------------------------------------------------------------
     def registered(self):
+        """The registered certificates' thumbprints and public keys (re-read when a file changes)."""
+        with self.cert_lock:
+            return self._registered()
+
+    def _registered(self):
         out = []
         for path in self.cfg["client_cert"]:
             try:
@@ -241,8 +250,8 @@ class Identity:
             raise Reject(401, "invalid_client", 700027,
                          "Client assertion contains an invalid signature. [Reason - The key was found, but "
                          "use of the key to verify the signature failed., Thumbprint of key used by client: "
-                         "'%s', Found key 'Start=..., End=...', Please visit the Azure Portal, Graph Explorer "
-                         "or directly use MS Graph to see configured keys for app Id '%s'.]"
+                         "'%s', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see "
+                         "configured keys for app Id '%s'.]"
                          % (digest.hex().upper(), cid))
         if claims.get("iss") != cid or claims.get("sub") != cid or \
                 str(form.get("client_id", cid)).lower() != cid.lower():

@@ -106,7 +106,7 @@ class Keys:
 
 class Emu:
     def __init__(self, tmp, pki, args):
-        self.log = open(os.path.join(tmp, "emulator.log"), "wb")
+        self.log = open(os.path.join(tmp, "emulator-%d.log" % len(os.listdir(tmp))), "wb")
         cmd = [sys.executable, os.path.join(HERE, "emulator.py"), "--cert", os.path.join(pki, "chain.pem"),
                "--key", os.path.join(pki, "server.key"), "--port", "0", "--log"] + args
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log)
@@ -195,8 +195,8 @@ def expect_ok(res):
 class T:
     """What every check gets: the emulator, the keys and a few helpers."""
 
-    def __init__(self, emu, keys):
-        self.emu, self.keys = emu, keys
+    def __init__(self, emu, keys, tmp, pki):
+        self.emu, self.keys, self.tmp, self.pki = emu, keys, tmp, pki
 
     def aud(self, tenant=TENANT, host="localhost"):
         return "https://%s:%d/%s/oauth2/v2.0/token" % (host, self.emu.port, tenant)
@@ -675,6 +675,33 @@ def graph_app_token_lists(t):
         raise Fail("app /sites: %d" % st)
 
 
+@check
+def cli_flags(t):
+    # the same keys as flags, on a second emulator: a true-by-default boolean takes a value
+    other = Emu(t.tmp, t.pki, ["--client-cert", t.keys.path("good.pem"), "--client-cert",
+                               t.keys.path("other.pem"), "--public-client", "false", "--clock-offset-s",
+                               "-86400", "--device-interval", "1", "--device-outcome", "slow_down"])
+    try:
+        cfg = other.api("GET", "/_emulator/config")
+        want = {"public_client": False, "clock_offset_s": -86400, "device_interval": 1,
+                "device_outcome": "slow_down", "assertion_replay_check": True,
+                "client_cert": [t.keys.path("good.pem"), t.keys.path("other.pem")]}
+        got = {k: cfg[k] for k in want}
+        if got != want:
+            raise Fail("config %r" % got)
+        st, hdrs, _ = other.token({"grant_type": "client_credentials"})
+        if abs(header_date(hdrs) - (time.time() - 86400)) > 5:
+            raise Fail("Date %r is not a day behind" % hdrs.get("date"))
+        saved, t.emu = t.emu, other
+        try:       # both certificates are registered; the emulator's time is a day behind
+            expect_ok(t.assert_token(key="other", now=time.time() - 86400))
+            expect_error(t.assert_token(), 401, "invalid_client", 700024)
+        finally:
+            t.emu = saved
+    finally:
+        other.stop()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-k", default="", help="run only checks whose name contains this")
@@ -687,7 +714,7 @@ def main():
     emu = Emu(tmp, pki, ["--client-cert", keys.path("good.pem"), "--sites", "50"])
     passed = failed = 0
     try:
-        t = T(emu, keys)
+        t = T(emu, keys, tmp, pki)
         for fn in CHECKS:
             if args.k not in fn.__name__:
                 continue
