@@ -782,7 +782,7 @@ class Emulator:
             except (ValueError, UnicodeDecodeError):
                 pass
         with self.lock:
-            self.stats["last_token_form"] = {k: ("<redacted>" if k in ("client_secret", "client_assertion")
+            self.stats["last_token_form"] = {k: ("<redacted>" if k in ("client_secret", "client_assertion", "device_code", "refresh_token")
                                                  else v) for k, v in form.items()}
         missing = lambda p: self.ests_error(
             conn, req, 400, "invalid_request", 900144,
@@ -791,7 +791,7 @@ class Emulator:
         if not gt:
             return missing("grant_type")
         if gt in identity.GRANTS:        # device code polls and refresh tokens: identity.py
-            return self.identity.token(conn, req, form, basic_id, basic_secret, close)
+            return self.identity.token(conn, req, form, basic_id, basic_secret, close, tslow)
         if gt != "client_credentials":
             return self.ests_error(conn, req, 400, "unsupported_grant_type", 70003,
                                    "The app requested an unsupported grant type '%s'." % gt, close)
@@ -871,6 +871,12 @@ class Emulator:
             body["refresh_in"] = int(cfg["refresh_in"])
         body["access_token"] = tok
         data = json.dumps(body, separators=(",", ":")).encode()
+        return self.token_answer(conn, req, data, tok, close, tslow)
+
+    def token_answer(self, conn, req, data, tok, close, tslow):
+        """A successful token answer (any grant), with the token faults applied."""
+        cfg = self.cfg
+        exp = int(cfg["expires_in"])
         hdrs = self.ests_headers(req)
         bad = cfg["token_malformed"]
         if bad:

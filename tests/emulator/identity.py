@@ -410,17 +410,18 @@ class Identity:
                          "signing into the correct cloud. Check with your subscription administrator, this "
                          "may happen if there are no active subscriptions for the tenant." % tenant)
 
-    def token(self, conn, req, form, basic_id, basic_secret, close):
-        """The token endpoint for the delegated grants (device_code, refresh_token)."""
+    def token(self, conn, req, form, basic_id, basic_secret, close, tslow=None):
+        """The token endpoint for the delegated grants (device_code, refresh_token). tslow: the
+        emulator's pending slow-token fault, applied to a success answer like every token fault."""
         gt = form.get("grant_type")
         try:
             if gt == GRANT_DEVICE:
-                return self.poll(conn, req, form, basic_id, basic_secret, close)
-            return self.refresh_grant(conn, req, form, basic_id, basic_secret, close)
+                return self.poll(conn, req, form, basic_id, basic_secret, close, tslow)
+            return self.refresh_grant(conn, req, form, basic_id, basic_secret, close, tslow)
         except Reject as r:
             return self.error(conn, req, r, close)
 
-    def poll(self, conn, req, form, basic_id, basic_secret, close):
+    def poll(self, conn, req, form, basic_id, basic_secret, close, tslow):
         with self.emu.lock:
             self.emu.stats["device_polls"] += 1
             self.emu.stats["device_poll_times"].append(round(time.monotonic(), 3))
@@ -460,9 +461,9 @@ class Identity:
         if outcome == "expire":
             raise Reject(400, "expired_token", 70020, "The provided value for the input parameter "
                          "'device_code' is not valid. This device code has expired.")
-        return self.issue(conn, req, st["perms"], st["oidc"], close)
+        return self.issue(conn, req, st["perms"], st["oidc"], close, tslow)
 
-    def refresh_grant(self, conn, req, form, basic_id, basic_secret, close):
+    def refresh_grant(self, conn, req, form, basic_id, basic_secret, close, tslow):
         self.emu.bump("refresh_requests")
         self.client_checks(form, basic_id, basic_secret, True)
         rt = form.get("refresh_token", "")
@@ -493,7 +494,7 @@ class Identity:
         with self.lock:
             if not st["superseded"]:
                 st["superseded"] = now()
-        return self.issue(conn, req, perms, oidc, close)
+        return self.issue(conn, req, perms, oidc, close, tslow)
 
     def expire_refresh_tokens(self):
         with self.lock:
@@ -501,7 +502,7 @@ class Identity:
                 st["expired"] = True
             return len(self.refresh)
 
-    def issue(self, conn, req, perms, oidc, close):
+    def issue(self, conn, req, perms, oidc, close, tslow):
         """Success answer of a delegated grant: a user access token (+ refresh/id tokens)."""
         emu, cfg = self.emu, self.cfg
         tok = emu.new_token("https://graph.microsoft.com", scp=perms)
@@ -533,7 +534,8 @@ class Identity:
             body["refresh_token"] = rt
         if "openid" in oidc:
             body["id_token"] = self.id_token()
-        return self.reply(conn, req, body, close)
+        data = json.dumps(body, separators=(",", ":")).encode()
+        return emu.token_answer(conn, req, data, tok, close, tslow)
 
     def id_token(self):
         t = int(now())

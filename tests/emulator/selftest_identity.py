@@ -498,6 +498,8 @@ def device_approve_after_pending(t):
         raise Fail("device_polls %r" % s["device_polls"])
     if body["refresh_token"] in json.dumps(s):
         raise Fail("refresh token in stats")
+    if d["device_code"] in json.dumps(s):
+        raise Fail("the device code reached the stats")
     expect_error(poll(t, d["device_code"]), 400, "bad_verification_code", None)   # redeemed
     # delegated token: /sites without search is empty, with search it finds sites
     st, _, g = t.graph(body["access_token"], "/v1.0/sites")
@@ -626,8 +628,12 @@ def refresh_rotation(t):
         raise Fail("serials %r %r" % ({k: s0[k] for k in s0 if k.startswith("refresh")},
                                       {k: s1[k] for k in s1 if k.startswith("refresh")}))
     b2 = expect_ok(refresh(t, b1["refresh_token"]))
-    if t.emu.stats()["refresh_used_serial"] != s1["refresh_latest_serial"]:
+    s2 = t.emu.stats()
+    if s2["refresh_used_serial"] != s1["refresh_latest_serial"]:
         raise Fail("used serial")
+    if b1["refresh_token"] in json.dumps(s2) or b2["refresh_token"] in json.dumps(s2) or \
+            s2["last_token_form"].get("refresh_token") != "<redacted>":
+        raise Fail("a refresh token reached the stats")
     expect_ok(refresh(t, first["refresh_token"]))          # superseded: still valid (Entra default)
     st, _, g = t.graph(b2["access_token"], "/v1.0/sites?search=a&$top=2")
     if st != 200:
@@ -662,6 +668,25 @@ def refresh_expired_and_unknown(t):
     expect_ok(refresh(t, newer["refresh_token"]))
     expect_error(refresh(t, "1.AXkAbogus"), 400, "invalid_grant", 9002313)
     expect_error(refresh(t, ""), 400, "invalid_request", 900144, "'refresh_token'")
+
+
+@check
+def refresh_token_faults(t):
+    # the token faults (here: a truncated 200 answer) apply to delegated grants as well
+    first = device_tokens(t)
+    t.emu.config(token_malformed="truncated")
+    try:
+        st, _, data = t.emu.request("POST", "/%s/oauth2/v2.0/token" % TENANT, form={
+            "grant_type": "refresh_token", "client_id": CLIENT_ID, "refresh_token": first["refresh_token"]})
+        try:
+            json.loads(data)
+            raise Fail("answer not truncated")
+        except ValueError:
+            pass
+        if st != 200:
+            raise Fail("status %d" % st)
+    finally:
+        t.emu.config(token_malformed=None)
 
 
 # ---- 5. Graph with app tokens is unchanged
