@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Local emulator of login.microsoftonline.com (client-credentials token endpoint) and
-graph.microsoft.com (/v1.0/sites) over TLS, with fault injection. Python 3 standard library only.
+"""Local emulator of login.microsoftonline.com (token endpoint: client credentials with a secret or a
+certificate assertion, device code flow, refresh tokens; those beyond secrets live in identity.py) and
+graph.microsoft.com (/v1.0/sites) over TLS, with fault injection. Python 3 standard library plus the
+openssl command (assertion signatures).
 
 One process, one port, both roles (the paths differ). Prints "READY <port>" on stdout once it listens.
 See tests/emulator/README.md for the flags and the runtime configuration API (/_emulator/...).
@@ -37,6 +39,7 @@ GRAPH_CT = ("application/json;odata.metadata=minimal;odata.streaming=true;"
             "IEEE754Compatible=false;charset=utf-8")
 AGS_DIAG = ('{"ServerInfo":{"DataCenter":"West Europe","Slice":"E","Ring":"5","ScaleUnit":"003",'
             '"RoleInstance":"AM2PEPF0000C2A1"}}')
+SECRET_FIELDS = ("client_secret", "client_assertion", "device_code", "refresh_token")   # never in stats
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
 
@@ -782,8 +785,8 @@ class Emulator:
             except (ValueError, UnicodeDecodeError):
                 pass
         with self.lock:
-            self.stats["last_token_form"] = {k: ("<redacted>" if k in ("client_secret", "client_assertion", "device_code", "refresh_token")
-                                                 else v) for k, v in form.items()}
+            self.stats["last_token_form"] = {k: ("<redacted>" if k in SECRET_FIELDS else v)
+                                             for k, v in form.items()}
         missing = lambda p: self.ests_error(
             conn, req, 400, "invalid_request", 900144,
             "The request body must contain the following parameter: '%s'." % p, close)

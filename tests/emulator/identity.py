@@ -250,8 +250,8 @@ class Identity:
             raise Reject(401, "invalid_client", 700027,
                          "Client assertion contains an invalid signature. [Reason - The key was found, but "
                          "use of the key to verify the signature failed., Thumbprint of key used by client: "
-                         "'%s', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see "
-                         "configured keys for app Id '%s'.]"
+                         "'%s', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to "
+                         "see configured keys for app Id '%s'.]"
                          % (digest.hex().upper(), cid))
         if claims.get("iss") != cid or claims.get("sub") != cid or \
                 str(form.get("client_id", cid)).lower() != cid.lower():
@@ -457,7 +457,8 @@ class Identity:
                              "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
             st["done"] = True
         if outcome == "decline":
-            raise Reject(400, "authorization_declined", None, "The end user denied the authorization request.")
+            raise Reject(400, "authorization_declined", None,
+                         "The end user denied the authorization request.")
         if outcome == "expire":
             raise Reject(400, "expired_token", 70020, "The provided value for the input parameter "
                          "'device_code' is not valid. This device code has expired.")
