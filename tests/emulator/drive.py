@@ -22,6 +22,8 @@ import time
 import urllib.parse
 import uuid
 
+from identity import now      # the emulator's clock (clock_offset_s)
+
 KIB = 1024
 FRAGMENT_UNIT = 320 * KIB
 IO_PIECE = 1024 * KIB
@@ -127,7 +129,7 @@ def file_hashes(path):
 
 # --------------------------------------------------------------------------------------------------
 def iso_now():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now()))
 
 
 def iso_ms(t):
@@ -263,7 +265,7 @@ class SharePointMixin:
         ss.total, ss.next = None, 0
         if isinstance(item.get("fileSize"), int) and item["fileSize"] >= 0:
             ss.total = item["fileSize"]
-        ss.expires = time.time() + float(self.emu.cfg["session_ttl"])
+        ss.expires = now() + float(self.emu.cfg["session_ttl"])
         ss.path = self.new_path()
         open(ss.path, "wb").close()
         ss.tempauth = self.tempauth("session:" + ss.guid)
@@ -298,7 +300,7 @@ class SharePointMixin:
                 ("SPRequestGuid", rid), ("request-id", rid), ("X-SharePointHealthScore", "1"),
                 ("MicrosoftSharePointTeamServices", "16.0.0.24817"), ("X-Content-Type-Options", "nosniff"),
                 ("Strict-Transport-Security", "max-age=31536000"), ("Date", time.strftime(
-                    "%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))]
+                    "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now())))]
 
     def sp_reply(self, conn, status, obj, close, headers=()):
         self.stat("sp_status", sub=str(status))
@@ -342,7 +344,7 @@ class SharePointMixin:
         if ss is None or ss.gone or not hmac.compare_digest(q.get("tempauth", ""), ss.tempauth):
             raise GraphFail(404, "itemNotFound", "The upload session was not found.",
                             inner={"code": "uploadSessionNotFound", "date": iso_now()[:-1]})
-        if ss.expires <= time.time():
+        if ss.expires <= now():
             self.end_session(ss)
             raise GraphFail(404, "itemNotFound", "The upload session has expired.",
                             inner={"code": "uploadSessionNotFound", "date": iso_now()[:-1]})
@@ -435,7 +437,7 @@ class SharePointMixin:
                 self.emu._abort(conn, conn.sock)
                 return False
             ss.total, ss.next = total, b + 1
-            ss.expires = max(ss.expires, time.time())
+            ss.expires = max(ss.expires, now())
         finally:
             ss.lock.release()
         if ss.next < total:

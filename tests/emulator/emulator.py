@@ -1077,7 +1077,7 @@ class Emulator:
         if cfg["no_roles"] or scopes == set():
             return self.graph_error(conn, req, 403, "AccessDenied",
                                     "Either scp or roles claim need to be present in the token.", close)
-        if scopes is not None and not self.identity.may_read_sites(scopes):
+        if scopes is not None and not self.identity.may_read(scopes, req.path):
             return self.graph_error(conn, req, 403, "accessDenied", "Access denied", close)
         # throttling
         throttled = False

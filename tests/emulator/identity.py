@@ -27,6 +27,7 @@ GRANTS = (GRANT_DEVICE, GRANT_REFRESH)
 SKEW_S = 300                    # Entra's allowance for clock skew on assertion times
 CERT_DOC = "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
 SITES_SCOPES = {"sites.read.all", "sites.readwrite.all", "sites.fullcontrol.all", "sites.manage.all"}
+FILES_SCOPES = {"files.read.all", "files.readwrite.all"}   # enough for drives and items, not for sites
 OIDC = ("openid", "profile", "email", "offline_access")
 VERIFY_URI = "https://microsoft.com/devicelogin"
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ23456789"
@@ -556,5 +557,8 @@ class Identity:
             return self.delegated.get(tok)
 
     @staticmethod
-    def may_read_sites(scopes):
-        return bool(scopes & SITES_SCOPES)
+    def may_read(scopes, path):
+        """Whether delegated scopes allow a Graph path: Sites.* everywhere, Files.* for drives/items."""
+        if scopes & SITES_SCOPES:
+            return True
+        return bool(scopes & FILES_SCOPES) and ("/drive" in path or "/items" in path)

@@ -11,6 +11,7 @@ assertions signed with `openssl dgst`, independently of the emulator's verifier)
 """
 import argparse
 import base64
+import calendar
 import email.utils
 import hashlib
 import http.client
@@ -440,6 +441,40 @@ def clock_token_expiry_follows_clock(t):
         t.emu.config(clock_offset_s=0)
 
 
+@check
+def clock_offset_upload_host(t):
+    # the SharePoint upload host (drive.py, second port) follows the same clock
+    f = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "scope": GRAPH_SCOPE,
+         "client_secret": SECRET}
+    root = "/v1.0/sites/" + emu_mod.DEFAULTS["sp_host"]
+    day = 86400
+    t.emu.config(clock_offset_s=day)
+    try:
+        tok = expect_ok(t.emu.token(f))["access_token"]
+        st, _, data = t.emu.request("POST", root + "/drive/root:/clock-check.txt:/createUploadSession",
+                                    json.dumps({"item": {}}), {"Authorization": "Bearer " + tok,
+                                                               "Content-Type": "application/json"})
+        sess = json.loads(data)
+        if st != 200:
+            raise Fail("createUploadSession %d %r" % (st, sess))
+        exp = calendar.timegm(time.strptime(sess["expirationDateTime"][:19], "%Y-%m-%dT%H:%M:%S"))
+        if exp < time.time() + day:
+            raise Fail("expirationDateTime %s ignores the clock" % sess["expirationDateTime"])
+        u = urllib.parse.urlsplit(sess["uploadUrl"])
+        c = http.client.HTTPSConnection(u.hostname, u.port, context=t.emu.ctx, timeout=30)
+        try:
+            c.request("GET", u.path + "?" + u.query)
+            r = c.getresponse()
+            r.read()
+            date = r.getheader("Date")
+        finally:
+            c.close()
+        if r.status != 200 or abs(header_date({"date": date}) - (time.time() + day)) > 5:
+            raise Fail("upload host: %d Date %r" % (r.status, date))
+    finally:
+        t.emu.config(clock_offset_s=0)
+
+
 # ---- 3. device code flow
 def start_device(t, scope="https://graph.microsoft.com/Sites.Read.All offline_access openid profile"):
     st, hdrs, data = t.emu.request("POST", "/%s/oauth2/v2.0/devicecode" % TENANT,
@@ -532,6 +567,23 @@ def device_scope_without_sites_403(t):
     st, _, g = t.graph(body["access_token"], "/v1.0/sites?search=a")
     if st != 403 or g["error"]["code"] != "accessDenied":
         raise Fail("no Sites scope: %d %r" % (st, g))
+
+
+@check
+def device_files_scope_drive_only(t):
+    # Files.* lets a delegated token into drives and items, not into the sites listing or a site
+    t.emu.config(device_pending_polls=0)
+    d = start_device(t, scope="https://graph.microsoft.com/Files.ReadWrite.All")
+    tok = expect_ok(poll(t, d["device_code"]))["access_token"]
+    t.emu.config(device_pending_polls=2)
+    root = "/v1.0/sites/" + emu_mod.DEFAULTS["sp_host"]
+    st, _, g = t.graph(tok, root + "/drive")
+    if st != 200 or "id" not in g:
+        raise Fail("drive with Files.ReadWrite.All: %d %r" % (st, g))
+    for path in (root, "/v1.0/sites?search=a"):
+        st, _, g = t.graph(tok, path)
+        if st != 403 or g["error"]["code"] != "accessDenied":
+            raise Fail("%s with Files.ReadWrite.All: %d" % (path, st))
 
 
 @check
