@@ -70,6 +70,12 @@ static const remedy AADSTS[] = {
                      "AZURE_AUTHORITY_HOST, AZURE_TENANT_ID and AZURE_CLIENT_ID" },
     { "AADSTS700023", "the client assertion's audience is not this token endpoint: check "
                       "AZURE_AUTHORITY_HOST and AZURE_TENANT_ID" },
+    { "AADSTS700028", "the client assertion was used before (spo signs a new one per request): "
+                      "something between this device and the service replays requests" },
+    { "AADSTS7000216", "the request carried both a client secret and an assertion: a proxy in "
+                       "between is adding one" },
+    { "AADSTS900144", "a required parameter is missing from the token request: a proxy in between "
+                      "may be rewriting it; quote the trace id if it persists" },
     { "AADSTS7000112", "the application is disabled: an administrator must enable it" },
     { "AADSTS50059", "use the tenant's ID or domain in AZURE_TENANT_ID, not 'common'" },
     { "AADSTS90019", "use the tenant's ID or domain in AZURE_TENANT_ID, not 'common'" },
