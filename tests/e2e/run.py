@@ -1393,8 +1393,7 @@ CERT_PASSWORD = "c0rrect horse+battery/staple"
 
 def cert_files(t):
     """App credentials made with openssl once per run: one certificate registered on the emulator's
-    app, its key as PKCS#8, PKCS#1 and encrypted PKCS#8; an unregistered certificate+key; and, for the
-    clock cases, a PKI whose server certificate is still valid 3 years from now."""
+    app, its key as PKCS#8, PKCS#1 and encrypted PKCS#8; an unregistered certificate+key."""
     d = os.path.join(t.tmp, "certs")
     if os.path.exists(os.path.join(d, ".done")):
         return d
@@ -1409,10 +1408,6 @@ cat app.crt app-pkcs1.key > app-pkcs1.pem
 cat app.crt app-enc.key > app-enc.pem
 openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 30 -subj /CN=spo-e2e-other
 cat other.crt other.key > other.pem
-openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -out root.pem -days 3650 -subj /CN=spo-e2e-root
-openssl req -new -newkey rsa:2048 -nodes -keyout far.key -out far.csr -subj /CN=localhost
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' > far.ext
-openssl x509 -req -in far.csr -CA root.pem -CAkey root.key -CAcreateserial -days 1900 -sha256 -extfile far.ext -out far.pem
 touch .done
 """
     p = subprocess.run(["bash", "-c", sh], cwd=d, env=dict(os.environ, PW=CERT_PASSWORD),
@@ -1600,9 +1595,9 @@ def clock_case(t, offset, chain=None):
     the clock corrected from the Date header, then success: two token requests in all."""
     d = cert_files(t)
     if chain:
-        e = t.emulator("farpki", chain=os.path.join(d, "far.pem"), key=os.path.join(d, "far.key"))
+        e = t.emulator("longlived", chain="longlived-chain.pem", key="longlived.key")
         e.configure(client_cert=[os.path.join(d, "app.crt")], clock_offset_s=offset, sites=30)
-        env = cert_env(t, e, os.path.join(d, "app-pkcs8.pem"), SPO_CA_FILE=os.path.join(d, "root.pem"))
+        env = cert_env(t, e, os.path.join(d, "app-pkcs8.pem"))
     else:
         e = main_emu(t, client_cert=[os.path.join(d, "app.crt")], clock_offset_s=offset, sites=30)
         env = cert_env(t, e, os.path.join(d, "app-pkcs8.pem"))
@@ -1626,8 +1621,8 @@ def _(t):
 
 @case("cert.clock_device_3_years_behind")
 def _(t):
-    # 3 years on, pki.sh's server certificate has expired: this emulator serves one valid for 5 years
-    clock_case(t, 3 * 365 * 86400, chain="far")
+    # 3 years on, pki.sh's usual server certificate has expired: this emulator serves the longlived one
+    clock_case(t, 3 * 365 * 86400, chain="longlived")
 
 
 @case("cert.clock_still_refused")
