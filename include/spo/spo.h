@@ -1,7 +1,7 @@
 /* spo — the client: one struct that holds everything (no heap), wiring port → TLS → HTTP → JSON →
  * auth and Graph together. This is the library API most programs need.
  *
- *   static spo_client c;                       // ~27 KB, all of spo's state (8.6 KB of it the
+ *   static spo_client c;                       // ~29 KB, all of spo's state (8.6 KB of it the
  *                                              // certificate credential, used or not)
  *   spo_config cfg = { .tenant = ..., .client_id = ..., .client_secret = ... };
  *   // or .client_certificate_path = "/etc/app/cert.pem" (+ .client_certificate_password)
@@ -28,7 +28,10 @@
  * The first TLS handshake runs before any Date is known: while the clock is before the build
  * date, certificates are checked against the build date, and "not valid yet" is not held against
  * them (the true time is unknown but at least the build date); an expiry before the build date
- * is still refused. See spo/tls.h. A secret needs no clock: its sign-in never corrects it. */
+ * is still refused. See spo/tls.h. A secret needs no clock: its sign-in never corrects it.
+ * A clock ahead is only corrected while the servers' certificates are still valid by it: spo
+ * cannot tell a clock years ahead from an expired certificate without a time it already trusts,
+ * so such a handshake fails (SPO_E_TLS_VERIFY, expired) rather than trusting an expired chain. */
 #ifndef SPO_SPO_H
 #define SPO_SPO_H
 
