@@ -38,6 +38,11 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
 # .deps/include holds jsmn.h for the same reason.
 CPPFLAGS_SPO := -Iinclude -Iconfig -I$(MBEDTLS_INC) -I.deps/include \
     -DMBEDTLS_CONFIG_FILE='<$(BOARD_MBEDTLS_CONFIG)>'
+# The build's date (SPO_BUILD_TIME, spo/tls.h: a wall clock before it is unset): SOURCE_DATE_EPOCH
+# when set (reproducible builds), else the last commit's time, so that the same commit always builds
+# the same binary; outside git, the header's default. Evaluated once per make run.
+SPO_BUILD_TIME := $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null))
+CPPFLAGS_SPO += $(if $(SPO_BUILD_TIME),-DSPO_BUILD_TIME=$(SPO_BUILD_TIME)LL)
 CFLAGS_SPO := -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CPPFLAGS_SPO)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 

@@ -79,6 +79,19 @@ if [ -f tests/long/run.sh ] && [ "${SPO_SKIP_LONG:-0}" != 1 ] && [ "$board" = li
   printf '%-40s %3d passed, %d failed\n' "long runs" "$p" "$f"
 fi
 
+# Certificate sign-in with a wrong device clock (a day behind, years ahead, 1970), library API.
+if [ -f tests/long/cert_clock.sh ] && [ "$board" = linux-host ]; then
+  out="$log/cert_clock.log"
+  bash tests/long/cert_clock.sh >"$out" 2>&1; rc=$?
+  line=$(grep -E '^clock: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  p=$(echo "$line" | sed -E 's/^clock: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  p=${p:-0}; f=${f:-0}; if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  grep -E '^(ok|FAIL)' "$out" | sed "s/^/  /"
+  [ "$f" != 0 ] && failures+=("cert_clock (see $out)")
+  printf '%-40s %3d passed, %d failed\n' "certificate sign-in, wrong clock" "$p" "$f"
+fi
+
 if [ -f tests/nginx/run.sh ] && [ "${SPO_SKIP_NGINX:-0}" != 1 ] && [ "$board" = linux-host ]; then
   out="$log/nginx.log"
   bash tests/nginx/run.sh "$B/spo" "$BA/spo" >"$out" 2>&1; rc=$?

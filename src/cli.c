@@ -17,6 +17,8 @@ typedef struct opts {
     int json, raw, verbose, help;
     spo_config cfg;
     const char *cloud;
+    const char *cert_opt; /* --certificate: wins over AZURE_CLIENT_SECRET */
+    const char *jwt_alg;
 } opts;
 
 static const char USAGE[] =
@@ -34,6 +36,16 @@ static const char USAGE[] =
     "  AZURE_CLIENT_ID       --client-id ID     Application (client) ID\n"
     "  AZURE_CLIENT_SECRET                      client secret *value* (environment only, so it\n"
     "                                           never shows in the process list)\n"
+    "  AZURE_CLIENT_CERTIFICATE_PATH  --certificate FILE\n"
+    "                                           instead of a secret: PEM file with the certificate\n"
+    "                                           uploaded to the app registration and its RSA key\n"
+    "                                           (PKCS#8 or PKCS#1, possibly encrypted)\n"
+    "  AZURE_CLIENT_CERTIFICATE_PASSWORD        the key's password (environment only)\n"
+    "  SPO_JWT_ALG           --jwt-alg ALG      ps256 (default: RSA-PSS, x5t#S256) or rs256\n"
+    "                                           (PKCS#1 v1.5, SHA-1 x5t: the older form)\n"
+    "    With both AZURE_CLIENT_SECRET and AZURE_CLIENT_CERTIFICATE_PATH set, the secret is used,\n"
+    "    as Azure Identity's EnvironmentCredential does (one environment, one behaviour); an\n"
+    "    explicit --certificate wins over the secret, like every option over the environment.\n"
     "  AZURE_AUTHORITY_HOST  --authority URL    default https://login.microsoftonline.com\n"
     "  SPO_GRAPH_URL         --graph-url URL    default https://graph.microsoft.com\n"
     "  SPO_CLOUD             --cloud NAME       public (default), usgov, usgov-dod or china: sets\n"
@@ -136,9 +148,16 @@ static int on_site(void *ctx, const spo_site *s)
 
 /* ------------------------------------------------------------------ verbose trace */
 
-static void trace(void *ctx, const char *method, const spo_url *url, int status, uint32_t ms)
+static void clock_note(void *ctx, int64_t offset_s, const char *why)
 {
     (void)ctx;
+    fprintf(stderr, "spo: device clock corrected by %+lld s from the token endpoint's Date header "
+                    "(%s); now %s\n", (long long)offset_s, why, spo_cli_utc(spo_client_wall(&client)));
+}
+
+static void trace(void *ctx, const char *method, const spo_url *url, int status, uint32_t ms)
+{
+    const spo_client *c = ctx;
     spo_span host = url->host, target = url->target;
     char port[8] = "";
     if (url->port != 443)
@@ -147,7 +166,9 @@ static void trace(void *ctx, const char *method, const spo_url *url, int status,
     int v6 = memchr(host.ptr, ':', host.len) != NULL;
     fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s [%s] -> ", method, v6 ? "[" : "", (int)host.len,
             host.ptr, v6 ? "]" : "", port, (int)target.len, target.ptr,
-            is_token ? "client_secret=[redacted]" : "Authorization: Bearer [redacted]");
+            !is_token ? "Authorization: Bearer [redacted]"
+            : c->probing ? "no credential: asking the time"
+            : c->use_cert ? "client_assertion=[redacted]" : "client_secret=[redacted]");
     if (status >= 100)
         fprintf(stderr, "%d in %u ms\n", status, ms);
     else
@@ -180,6 +201,8 @@ static int parse_args(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--graph-url")) TAKE(o->cfg.graph_url);
         else if (!strcmp(a, "--ca-file")) TAKE(o->cfg.ca_file);
         else if (!strcmp(a, "--cloud")) TAKE(o->cloud);
+        else if (!strcmp(a, "--certificate")) TAKE(o->cert_opt);
+        else if (!strcmp(a, "--jwt-alg")) TAKE(o->jwt_alg);
         else if (!strcmp(a, "--timeout")) {
             const char *v;
             TAKE(v);
@@ -211,9 +234,18 @@ int main(int argc, char **argv)
     o.cfg.graph_url = env("SPO_GRAPH_URL");
     o.cfg.ca_file = env("SPO_CA_FILE");
     o.cloud = env("SPO_CLOUD");
+    o.jwt_alg = env("SPO_JWT_ALG");
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    if (o.jwt_alg) {
+        if (!strcmp(o.jwt_alg, "ps256") || !strcmp(o.jwt_alg, "PS256"))
+            o.cfg.jwt_alg = SPO_JWT_PS256;
+        else if (!strcmp(o.jwt_alg, "rs256") || !strcmp(o.jwt_alg, "RS256"))
+            o.cfg.jwt_alg = SPO_JWT_RS256;
+        else
+            return usage_error("unknown JWT algorithm '%s': use ps256 or rs256", o.jwt_alg);
+    }
     if (o.cloud) {
         const spo_cloud *cl = spo_cloud_find(o.cloud);
         if (!cl)
@@ -231,14 +263,31 @@ int main(int argc, char **argv)
     /* The secret is copied into the client; the environment's copy is wiped so that it does not
      * linger in /proc/PID/environ for the rest of the run. */
     char *secret = getenv("AZURE_CLIENT_SECRET");
-    o.cfg.client_secret = secret;
+    char *password = getenv("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+    /* Which credential (see USAGE): an explicit --certificate, else the secret, else the
+     * environment's certificate, as Azure Identity's EnvironmentCredential orders them. The
+     * library refuses both at once, so exactly one is passed on. */
+    const char *cert = o.cert_opt;
+    if (!cert && !(secret && *secret))
+        cert = env("AZURE_CLIENT_CERTIFICATE_PATH");
+    if (cert) {
+        o.cfg.client_certificate_path = cert;
+        o.cfg.client_certificate_password = password;
+    } else {
+        o.cfg.client_secret = secret;
+    }
     if (o.verbose) {
         o.cfg.trace = trace;
+        o.cfg.trace_ctx = &client;
+        o.cfg.clock_note = clock_note;
+        fprintf(stderr, "spo: signing in with %s%s\n", cert ? "the certificate in " : "the client secret",
+                cert ? cert : "");
     }
 
     const char *missing = !o.cfg.tenant ? "AZURE_TENANT_ID (or --tenant)"
                         : !o.cfg.client_id ? "AZURE_CLIENT_ID (or --client-id)"
-                        : !secret || !*secret ? "AZURE_CLIENT_SECRET" : NULL;
+                        : !cert && (!secret || !*secret)
+                            ? "AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)" : NULL;
     if (missing) {
         fprintf(stderr, "spo: %s is not set: see 'spo --help' and the README's \"Use it with your "
                         "tenant\" for the app registration it comes from\n", missing);
@@ -248,8 +297,13 @@ int main(int argc, char **argv)
     rc = spo_client_init(&client, spo_port_posix(), &o.cfg);
     if (secret)
         spo_cli_wipe(secret, strlen(secret));
+    if (password)
+        spo_cli_wipe(password, strlen(password));
     int status = 0;
-    if (rc != SPO_OK) {
+    if (rc != SPO_OK && cert && client.cert.problem != SPO_CERT_OK) {
+        spo_cli_explain_cert(&client, cert);
+        status = 1;
+    } else if (rc != SPO_OK) {
         spo_cli_explain(&client, &o.cfg, "setup", rc, 0);
         status = 1;
     } else if (!strcmp(o.cmd, "token")) {

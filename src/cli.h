@@ -8,6 +8,9 @@
 void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *what, int rc,
                      uint64_t delivered);
 
+/* Print why the certificate file at path cannot be used (c->cert.problem) and what to do. */
+void spo_cli_explain_cert(const spo_client *c, const char *path);
+
 /* "2026-11-28T10:00:00Z" for a wall time (static buffer). */
 const char *spo_cli_utc(int64_t t);
 

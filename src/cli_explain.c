@@ -52,8 +52,30 @@ static const remedy AADSTS[] = {
                      "https://graph.microsoft.com" },
     { "AADSTS500011", "the resource is not in this tenant: SPO_GRAPH_URL is wrong or belongs to "
                       "another cloud" },
-    { "AADSTS7000218", "no client credential reached the service: set AZURE_CLIENT_SECRET" },
-    { "AADSTS700024", "the device clock is wrong: set it (NTP) and retry" },
+    { "AADSTS7000218", "no client credential reached the service: set AZURE_CLIENT_SECRET or "
+                       "AZURE_CLIENT_CERTIFICATE_PATH" },
+    { "AADSTS700024", "the client assertion's time was refused: the device clock is wrong; set it "
+                      "(NTP) and retry" },
+    /* Certificate credentials (client assertions). */
+    { "AADSTS700027", "the certificate is not registered on the app registration, or the key in "
+                      "the file is not that certificate's: upload the certificate (.cer/.pem, "
+                      "public part only) under App registrations > Certificates & secrets, and "
+                      "keep the certificate and its own key together in "
+                      "AZURE_CLIENT_CERTIFICATE_PATH" },
+    { "AADSTS700021", "the client assertion names another application: AZURE_CLIENT_ID must be the "
+                      "Application (client) ID the certificate is registered on" },
+    { "AADSTS50027", "the client assertion is not a valid JWT: check --jwt-alg (ps256 or rs256) and "
+                     "quote the trace id if it persists" },
+    { "AADSTS50012", "the client assertion was refused (audience, issuer or signature): check "
+                     "AZURE_AUTHORITY_HOST, AZURE_TENANT_ID and AZURE_CLIENT_ID" },
+    { "AADSTS700023", "the client assertion's audience is not this token endpoint: check "
+                      "AZURE_AUTHORITY_HOST and AZURE_TENANT_ID" },
+    { "AADSTS700028", "the client assertion was used before (spo signs a new one per request): "
+                      "something between this device and the service replays requests" },
+    { "AADSTS7000216", "the request carried both a client secret and an assertion: a proxy in "
+                       "between is adding one" },
+    { "AADSTS900144", "a required parameter is missing from the token request: a proxy in between "
+                      "may be rewriting it; quote the trace id if it persists" },
     { "AADSTS7000112", "the application is disabled: an administrator must enable it" },
     { "AADSTS50059", "use the tenant's ID or domain in AZURE_TENANT_ID, not 'common'" },
     { "AADSTS90019", "use the tenant's ID or domain in AZURE_TENANT_ID, not 'common'" },
@@ -90,6 +112,36 @@ static void host_of(const spo_client *c, char *out, size_t cap)
     snprintf(out, cap, "%s", c->http.host[0] ? c->http.host : "the server");
 }
 
+/* What the user does about each spo_cert_problem, in the CLI's terms (environment names). */
+static const char *cert_action(int problem)
+{
+    switch (problem) {
+    case SPO_CERT_UNREADABLE:
+        return "check AZURE_CLIENT_CERTIFICATE_PATH (or --certificate): the file must exist and be "
+               "readable by this user";
+    case SPO_CERT_NEED_PASSWORD:
+        return "set AZURE_CLIENT_CERTIFICATE_PASSWORD to the key's password";
+    case SPO_CERT_BAD_PASSWORD:
+        return "check AZURE_CLIENT_CERTIFICATE_PASSWORD";
+    case SPO_CERT_NO_CERT:
+    case SPO_CERT_NO_KEY:
+    case SPO_CERT_MISMATCH:
+        return "put the certificate registered on the app and its own private key in one PEM file";
+    case SPO_CERT_NO_MEMORY:
+        return "rebuild with a larger SPO_TLS_POOL_SIZE";
+    default:
+        return "create a new one with: openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem "
+               "-out cert.pem -days 365 -subj /CN=spo && cat cert.pem key.pem > app.pem, and upload "
+               "cert.pem to the app registration";
+    }
+}
+
+void spo_cli_explain_cert(const spo_client *c, const char *path)
+{
+    fprintf(stderr, "spo: cannot use the certificate file %s: %s: %s\n", path,
+            spo_cert_problem_text(c->cert.problem), cert_action(c->cert.problem));
+}
+
 void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *what, int rc,
                      uint64_t delivered)
 {
@@ -103,9 +155,28 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
     const char *ca = cfg->ca_pem ? "the built-in bundle"
                      : cfg->ca_file ? cfg->ca_file : SPO_DEFAULT_CA_FILE;
 
+    if (c->clock_unknown) {
+        fprintf(stderr, "spo: %s failed: %s\n", what, d->message);
+        return;
+    }
+    /* Signing errors: nothing was sent. */
+    if (c->use_cert && c->cert.problem != SPO_CERT_OK) {
+        fprintf(stderr, "spo: %s failed: cannot sign the client assertion: %s: %s\n", what,
+                spo_cert_problem_text(c->cert.problem), cert_action(c->cert.problem));
+        return;
+    }
     switch (rc) {
     case SPO_E_AUTH: {
         const char *r = d->aadsts[0] ? aadsts_remedy(d->aadsts) : NULL;
+        if (c->clock_set && !strcmp(d->aadsts, "AADSTS700024")) {
+            fprintf(stderr, "spo: sign-in refused by %s: AADSTS700024 (%s, HTTP %d): the client "
+                            "assertion's time was refused even after spo set its clock from the "
+                            "service's own Date header (%+lld s): make sure nothing changes the "
+                            "device clock during sign-in, and quote the trace id %s to support\n",
+                    host, d->code[0] ? d->code : "no error code", d->status,
+                    (long long)c->clock_offset, d->request_id[0] ? d->request_id : "(none)");
+            return;
+        }
         fprintf(stderr, "spo: sign-in refused by %s: %s (%s, HTTP %d): %s%s\n", host,
                 d->aadsts[0] ? d->aadsts : "no AADSTS code", d->code[0] ? d->code : "no error code",
                 d->status, r ? r : "the service said: ",

@@ -59,11 +59,11 @@ void spo_memreport_end(const spo_client *c)
     size_t stack = stack_used();
     fprintf(stderr,
             "memreport: static %zu bytes (spo_client %zu: tls %zu, http %zu, json %zu, auth %zu, "
-            "graph %zu; stdout buffer 512)\n"
+            "graph %zu, certificate %zu; stdout buffer 512)\n"
             "memreport: mbedTLS pool peak %zu of %zu bytes (%zu failed allocations)\n"
             "memreport: stack high-water %zu bytes\n"
             "memreport: total %zu bytes\n",
             stat, sizeof(spo_client), sizeof c->tls, sizeof c->http, sizeof c->reader,
-            sizeof c->auth, sizeof c->graph, st.peak, st.size, st.failures, stack,
+            sizeof c->auth, sizeof c->graph, sizeof c->cert, st.peak, st.size, st.failures, stack,
             stat + st.peak + stack);
 }

@@ -43,15 +43,35 @@ static uint64_t clock_ms(void *ctx)
     const spo_port *p = ctx;
     return p->monotonic_ms(p->ctx);
 }
-static int64_t clock_wall(void *ctx)
+/* Graph's clocks take the client: its wall clock is the corrected one (Retry-After dates). */
+static uint64_t graph_ms(void *ctx)
 {
-    const spo_port *p = ctx;
-    return p->wall_time(p->ctx);
+    const spo_client *c = ctx;
+    return c->port->monotonic_ms(c->port->ctx);
 }
-static void clock_sleep(void *ctx, uint32_t ms)
+static int64_t graph_wall(void *ctx)
 {
-    const spo_port *p = ctx;
-    p->sleep_ms(p->ctx, ms);
+    return spo_client_wall(ctx);
+}
+static void graph_sleep(void *ctx, uint32_t ms)
+{
+    const spo_client *c = ctx;
+    c->port->sleep_ms(c->port->ctx, ms);
+}
+
+int64_t spo_client_wall(const spo_client *c)
+{
+    return c->port->wall_time(c->port->ctx) + c->clock_offset;
+}
+
+/* The token endpoint's Date becomes the client's (and mbedTLS's) time. */
+static void clock_from_date(spo_client *c, const char *why)
+{
+    c->clock_offset = c->auth.date - c->port->wall_time(c->port->ctx);
+    c->clock_set = 1;
+    spo_tls_set_clock_offset(c->clock_offset);
+    if (c->clock_note)
+        c->clock_note(c->clock_note_ctx, c->clock_offset, why);
 }
 
 /* d->message from pieces, cut at its end. Not snprintf: newlib-nano's links malloc and _sbrk into
@@ -98,10 +118,35 @@ static int fetch_token(spo_client *c)
 {
     const spo_port *p = c->port;
     uint32_t backoff = c->graph.backoff_ms;
+    int clock_retried = 0;
+    c->clock_unknown = 0;
+    /* An assertion dated 1970 is refused for sure: learn the time first (spo/spo.h, "The clock"). */
+    if (c->use_cert && !c->clock_set && spo_client_wall(c) < SPO_BUILD_TIME) {
+        c->probing = 1;
+        int rc = spo_auth_clock_probe(&c->auth, &c->auth_cfg, &c->http, &c->reader, &c->diag);
+        c->probing = 0;
+        if (rc == SPO_E_AUTH) {
+            c->clock_unknown = 1;
+            memset(&c->diag, 0, sizeof c->diag);
+            msg_put(&c->diag, 0, "the device clock is unset and the token endpoint's answer had no "
+                                 "Date header to set it from: set the clock (NTP) before sign-in");
+            return SPO_E_ARG;
+        }
+        if (rc != SPO_OK)
+            return rc;
+        clock_from_date(c, "the device clock is before this build's date");
+    }
     for (uint32_t attempt = 0;; attempt++) {
         int rc = spo_auth_client_credentials(&c->auth, &c->auth_cfg, &c->http, &c->reader,
-                                             p->monotonic_ms(p->ctx), p->wall_time(p->ctx),
+                                             p->monotonic_ms(p->ctx), spo_client_wall(c),
                                              &c->diag);
+        /* The assertion's time was refused: the service's Date is the truth, once (never loop). */
+        if (rc == SPO_E_AUTH && c->use_cert && !clock_retried && c->auth.date &&
+            !strcmp(c->diag.aadsts, "AADSTS700024")) {
+            clock_retried = 1;
+            clock_from_date(c, "AADSTS700024");
+            continue;
+        }
         int st = c->diag.status;
         int again = rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
                     rc == SPO_E_NET_IO || rc == SPO_E_HTTP_TRUNCATED ||
@@ -143,9 +188,19 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     const char *authority = cfg->authority_host ? cfg->authority_host : SPO_DEFAULT_AUTHORITY;
     const char *graph = cfg->graph_url ? cfg->graph_url : SPO_DEFAULT_GRAPH;
 
+    int use_cert = cfg->client_certificate_path && *cfg->client_certificate_path;
+    if (use_cert && cfg->client_secret && *cfg->client_secret) {
+        msg_put(d, 0, "both a client secret and a certificate are set: set only the one to use");
+        return SPO_E_ARG;
+    }
+    if (use_cert && cfg->jwt_alg != SPO_JWT_PS256 && cfg->jwt_alg != SPO_JWT_RS256) {
+        msg_put(d, 0, "unknown JWT algorithm: use SPO_JWT_PS256 or SPO_JWT_RS256");
+        return SPO_E_ARG;
+    }
     if ((rc = copy_setting(c->tenant, sizeof c->tenant, cfg->tenant, "tenant id", d)) ||
         (rc = copy_setting(c->client_id, sizeof c->client_id, cfg->client_id, "client id", d)) ||
-        (rc = copy_setting(c->secret, sizeof c->secret, cfg->client_secret, "client secret", d)) ||
+        (!use_cert &&
+         (rc = copy_setting(c->secret, sizeof c->secret, cfg->client_secret, "client secret", d))) ||
         (rc = copy_setting(c->authority, sizeof c->authority, authority, "authority host", d)))
         return rc;
 
@@ -166,10 +221,30 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
         return SPO_E_URL;
     }
 
-    c->auth_cfg = (spo_auth_config){ c->authority, c->tenant, c->client_id, c->secret, c->scope };
+    c->auth_cfg = (spo_auth_config){ c->authority, c->tenant, c->client_id, c->secret, c->scope,
+                                     NULL, 0, NULL, NULL };
 
     if ((rc = spo_tls_global_init(port)) != SPO_OK)
         return rc;
+    /* A new client starts from the port's clock; what an earlier one learnt is not kept. */
+    spo_tls_set_clock_offset(0);
+    c->clock_note = cfg->clock_note;
+    c->clock_note_ctx = cfg->trace_ctx;
+    if (use_cert) {
+        /* After spo_tls_global_init: the key is checked in mbedTLS's pool. */
+        rc = spo_cert_load_file(&c->cert, port, cfg->client_certificate_path,
+                                cfg->client_certificate_password);
+        if (rc != SPO_OK) {
+            msg_put(d, msg_put(d, 0, "client certificate: "), spo_cert_problem_text(c->cert.problem));
+            return rc;
+        }
+        c->use_cert = 1;
+        c->auth_cfg.secret = NULL;
+        c->auth_cfg.cert = &c->cert;
+        c->auth_cfg.jwt_alg = cfg->jwt_alg;
+        c->auth_cfg.entropy = port->entropy;
+        c->auth_cfg.entropy_ctx = port->ctx;
+    }
     spo_trust trust = { 0 };
     if (cfg->ca_pem) {
         trust.pem = cfg->ca_pem;
@@ -194,10 +269,10 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
         msg_put(d, 0, "Graph URL is not an https URL");
         return rc;
     }
-    c->graph.now_ms = clock_ms;
-    c->graph.wall = clock_wall;
-    c->graph.sleep_ms = clock_sleep;
-    c->graph.clock_ctx = (void *)(uintptr_t)port;
+    c->graph.now_ms = graph_ms;
+    c->graph.wall = graph_wall;
+    c->graph.sleep_ms = graph_sleep;
+    c->graph.clock_ctx = c;
     if (cfg->max_retries)
         c->graph.max_retries = cfg->max_retries;
     uint32_t seed = 0;
@@ -234,7 +309,9 @@ void spo_client_cleanup(spo_client *c)
 {
     spo_http_conn_close(&c->http);
     spo_tls_free(&c->tls);
-    /* Everything that held the secret or the token: the secret copy, the form body and token, the
-     * HTTP buffers that carried them, and the JSON window. */
+    if (c->clock_set)
+        spo_tls_set_clock_offset(0);
+    /* Everything that held the secret or the token: the secret copy, the certificate's key and
+     * password, the form body and token, the HTTP buffers that carried them, and the JSON window. */
     mbedtls_platform_zeroize(c, sizeof *c);
 }

@@ -94,6 +94,18 @@ static const uint16_t sig_algs_tls12[] = {
     MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,       MBEDTLS_TLS1_3_SIG_NONE
 };
 
+/* With an unknown clock, "not valid yet" measured against the build date says nothing (see
+ * spo_tls_set_clock_offset); every other flag stands. */
+static int verify_clock(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    (void)ctx;
+    (void)crt;
+    (void)depth;
+    if (spo_tls_clock_unknown())
+        *flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_FUTURE | MBEDTLS_X509_BADCRL_FUTURE);
+    return 0;
+}
+
 int spo_tls_init(spo_tls *t, const spo_port *port, const spo_trust *trust, uint32_t timeout_ms)
 {
     if (!t || !port || !port->connect || !port->send || !port->recv || !port->close || !trust ||
@@ -136,6 +148,7 @@ int spo_tls_init(spo_tls *t, const spo_port *port, const spo_trust *trust, uint3
         return st;
     }
     mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_verify(&t->conf, verify_clock, NULL);
     mbedtls_ssl_conf_min_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_2);
     mbedtls_ssl_conf_max_tls_version(&t->conf, MBEDTLS_SSL_VERSION_TLS1_3);
     mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);

@@ -11,12 +11,31 @@
 #include <time.h>
 
 static const spo_port *g_port;
+static int64_t g_offset; /* from the token endpoint's Date header: see spo_tls_set_clock_offset */
 
+void spo_tls_set_clock_offset(int64_t offset_s)
+{
+    g_offset = offset_s;
+}
+
+int64_t spo_tls_wall(void)
+{
+    int64_t now = 0;
+    if (g_port && g_port->wall_time)
+        now = g_port->wall_time(g_port->ctx);
+    return now + g_offset;
+}
+
+int spo_tls_clock_unknown(void)
+{
+    return spo_tls_wall() < SPO_BUILD_TIME;
+}
+
+/* A clock before the build is unknown: the build date is the best lower bound (see spo/tls.h). */
 static mbedtls_time_t port_time(mbedtls_time_t *out)
 {
-    mbedtls_time_t now = 0;
-    if (g_port && g_port->wall_time)
-        now = (mbedtls_time_t)g_port->wall_time(g_port->ctx);
+    int64_t t = spo_tls_wall();
+    mbedtls_time_t now = (mbedtls_time_t)(t < SPO_BUILD_TIME ? SPO_BUILD_TIME : t);
     if (out)
         *out = now;
     return now;

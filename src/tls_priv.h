@@ -9,6 +9,8 @@
 /* tls_platform.c: the port behind mbedTLS's clock and entropy (mbedTLS's hooks take no context). */
 void spo_tls_platform_set_port(const spo_port *port);
 const spo_port *spo_tls_platform_port(void);
+/* True while spo_tls_wall() is before SPO_BUILD_TIME (see spo_tls_set_clock_offset). */
+int spo_tls_clock_unknown(void);
 
 /* mbedTLS calls this with MBEDTLS_ENTROPY_HARDWARE_ALT; its prototype lives in a private header. */
 int mbedtls_hardware_poll(void *data, unsigned char *output, size_t len, size_t *olen);

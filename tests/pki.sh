@@ -18,6 +18,8 @@
 #   expired-chain.pem expired.key          leaf+issuing from our root, valid 2020-01-01..2021-01-01
 #   notyetvalid-chain.pem notyetvalid.key  leaf+issuing from our root, valid from 2090
 #   wronghost-chain.pem wronghost.key      leaf+issuing from our root for DNS:example.invalid only
+#   longlived-chain.pem longlived.key      like chain.pem, valid from 2 days ago for ~5 years: for
+#                                          clients whose clock is years ahead (certificate sign-in)
 #   mslike-chain.pem mslike.key            the shape of Microsoft's real chains, for memory figures:
 #                                          RSA-4096 issuing CA (like "Microsoft Azure RSA TLS Issuing
 #                                          CA 03") and a leaf with 60 extra SANs (~3.6 KB)
@@ -122,6 +124,7 @@ issue root "/C=US/O=spo test/CN=spo Test Root CA 2048" - root "$(stamp -2)" "$(s
 issue issuing "/C=US/O=spo test/CN=spo Test TLS Issuing CA 01" root issuing "$(stamp -2)" "$(stamp 1825)"
 issue server "/C=US/ST=WA/L=Redmond/O=spo test/CN=localhost" issuing leaf_local "$(stamp -1)" "$(stamp 365)"
 issue wronghost "/C=US/O=spo test/CN=example.invalid" issuing leaf_wronghost "$(stamp -1)" "$(stamp 365)"
+issue longlived "/C=US/O=spo test/CN=localhost" issuing leaf_local "$(stamp -2)" "$(stamp 1800)"
 issue expired "/C=US/O=spo test/CN=localhost" issuing leaf_local 20200101000000Z 20210101000000Z
 issue notyetvalid "/C=US/O=spo test/CN=localhost" issuing leaf_local 20900101000000Z 20910101000000Z
 issue oroot "/C=US/O=Other test/CN=Other Root CA" - root "$(stamp -2)" "$(stamp 3650)"
@@ -155,6 +158,8 @@ install -m 600 expired.key "$out/expired.key"
 cat notyetvalid.pem issuing.pem >"$out/notyetvalid-chain.pem"
 install -m 600 notyetvalid.key "$out/notyetvalid.key"
 cat wronghost.pem issuing.pem >"$out/wronghost-chain.pem"
+cat longlived.pem issuing.pem >"$out/longlived-chain.pem"
+install -m 600 longlived.key "$out/longlived.key"
 install -m 600 wronghost.key "$out/wronghost.key"
 cat mslike.pem msissuing.pem >"$out/mslike-chain.pem"
 install -m 600 mslike.key "$out/mslike.key"

@@ -1,7 +1,8 @@
 /* spo — tokens from the Microsoft identity platform (OAuth 2.0 client credentials).
  *
  * POST {authority}/{tenant}/oauth2/v2.0/token, form-encoded, with the secret URL-encoded in the body
- * (as MSAL does). The answer is streamed through the JSON reader straight into the token buffer; a
+ * (as MSAL does), or with a client assertion signed by a certificate's key (see "Certificate
+ * credentials" below). The answer is streamed through the JSON reader straight into the token buffer; a
  * token longer than SPO_TOKEN_MAX is an error, never cut. The login connection is closed as soon as
  * the answer is read: only one TLS connection is ever open. */
 #ifndef SPO_AUTH_H
@@ -16,8 +17,21 @@
 #ifndef SPO_SECRET_MAX
 #define SPO_SECRET_MAX 256 /* client secret + NUL; Entra secrets are 40 characters */
 #endif
+#ifndef SPO_ASSERTION_MAX
+#define SPO_ASSERTION_MAX 2048 /* signed JWT + NUL: 1.7 KB with RSA-4096 and a 511-byte aud */
+#endif
 #ifndef SPO_AUTH_BODY_MAX
-#define SPO_AUTH_BODY_MAX 512 /* form body: ids, scope and the URL-encoded secret */
+/* Form body. The largest is the certificate one:
+ *     40  "grant_type=client_credentials&client_id="
+ *   +  7  "&scope="
+ *   +105  "&client_assertion_type=urn%3Aietf...jwt-bearer&client_assertion=" (spo_assertion_form)
+ *   +2048 SPO_ASSERTION_MAX: the signed JWT + NUL, room spo_assertion_build asks for (an RSA-4096
+ *         assertion with a 511-byte aud is 1.7 KB; the aud is at most SPO_AUTH_URL_MAX - 1)
+ *   = 2200, + 360 for the URL-encoded client id and scope (a GUID is 36 bytes, Graph's scope 44
+ *   encoded; 360 leaves a 100-byte scope of escaped characters) = 2560. A secret body needs
+ *   40 + 7 + 15 + 3 * 255 (the longest secret, all escaped) + the two = at most 1.3 KB.
+ *   Measured: RSA-4096 with a 511-byte aud, 1972 bytes (tests/unit/test_client_cert.c). */
+#define SPO_AUTH_BODY_MAX (152 + SPO_ASSERTION_MAX + 360)
 #endif
 #ifndef SPO_AUTH_URL_MAX
 #define SPO_AUTH_URL_MAX 512 /* token endpoint URL + NUL */
@@ -30,8 +44,15 @@ typedef struct spo_auth_config {
     const char *authority; /* "https://login.microsoftonline.com" */
     const char *tenant;    /* GUID or verified domain */
     const char *client_id; /* Application (client) ID */
-    const char *secret;    /* client secret value */
+    const char *secret;    /* client secret value, or NULL when cert is set */
     const char *scope;     /* "https://graph.microsoft.com/.default" */
+    /* Certificate credentials instead of the secret (exactly one of secret and cert). The assertion
+     * is signed with alg (spo_jwt_alg), entropy from entropy(entropy_ctx) (a port's entropy), and
+     * the wall time passed to spo_auth_client_credentials as iat/nbf. */
+    struct spo_cert_cred *cert;
+    uint8_t jwt_alg;
+    int (*entropy)(void *ctx, uint8_t *buf, size_t len);
+    void *entropy_ctx;
 } spo_auth_config;
 
 /* The token is stored after "Bearer " so the Authorization header is sent without a copy. */
@@ -52,14 +73,28 @@ typedef struct spo_auth {
                                    * handshake runs below this frame, where stack is scarce) */
     char expires_in[24];
     char token_type[16];
+    int64_t date; /* the Date header of the last token endpoint answer (seconds since the epoch), 0
+                   * if it had none or an unreadable one: the clock of a device without an RTC */
 } spo_auth;
 
 /* Acquire a token with the client-credentials grant. Uses (and then closes) conn; parses with r.
  * On SPO_E_AUTH, diag holds the HTTP status, the OAuth error, the AADSTS code, the first line of the
- * description and the trace id. now_ms and wall give the token's timing. */
+ * description and the trace id. now_ms and wall give the token's timing; wall is also the
+ * assertion's iat/nbf with a certificate. With a certificate, conn is closed *before* signing: an
+ * open TLS connection and an RSA-4096 signature together do not fit SPO_TLS_POOL_SIZE. Signing
+ * errors are returned as spo_assertion_form's (cfg->cert->problem says why); nothing is sent then.
+ * a->date gets the answer's Date header. */
 int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_http_conn *conn,
                                 spo_json_reader *r, uint64_t now_ms, int64_t wall,
                                 spo_diag *diag);
+
+/* Ask the token endpoint for the time: the same POST without any credential (grant_type,
+ * client_id, scope only), so that nothing needs a clock and nothing secret is sent. The service
+ * refuses it (Entra: 401 invalid_client, AADSTS7000218) and its answer's Date header goes to
+ * a->date. For a device whose clock is unset, before it signs an assertion. Returns SPO_OK when a
+ * Date was read, SPO_E_AUTH (diag filled) when the answer had none, or a network/HTTP status. */
+int spo_auth_clock_probe(spo_auth *a, const spo_auth_config *cfg, spo_http_conn *conn,
+                         spo_json_reader *r, spo_diag *diag);
 
 /* True when the token exists and has more than SPO_TOKEN_REFRESH_MARGIN_S left at now_ms (a token
  * whose whole lifetime is shorter than twice the margin is kept for half its lifetime). */
@@ -214,9 +249,6 @@ const char *spo_cache_describe(int rc);
 #endif
 #ifndef SPO_CERT_PASSWORD_MAX
 #define SPO_CERT_PASSWORD_MAX 256 /* key password + NUL */
-#endif
-#ifndef SPO_ASSERTION_MAX
-#define SPO_ASSERTION_MAX 2048 /* signed JWT + NUL: 1.7 KB with RSA-4096 and a 511-byte aud */
 #endif
 #ifndef SPO_ASSERTION_LIFETIME_S
 #define SPO_ASSERTION_LIFETIME_S 600 /* exp - iat: MSAL's value; Entra wants 5 to 10 minutes */

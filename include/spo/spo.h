@@ -1,12 +1,37 @@
 /* spo — the client: one struct that holds everything (no heap), wiring port → TLS → HTTP → JSON →
  * auth and Graph together. This is the library API most programs need.
  *
- *   static spo_client c;                       // ~18 KB, all of spo's state
+ *   static spo_client c;                       // ~29 KB, all of spo's state (8.6 KB of it the
+ *                                              // certificate credential, used or not)
  *   spo_config cfg = { .tenant = ..., .client_id = ..., .client_secret = ... };
+ *   // or .client_certificate_path = "/etc/app/cert.pem" (+ .client_certificate_password)
  *   if (spo_client_init(&c, spo_port_posix(), &cfg) == SPO_OK)
  *       rc = spo_client_sites(&c, NULL, on_site, NULL);
- *   spo_client_cleanup(&c);                     // closes, zeroes secret and token
- */
+ *   spo_client_cleanup(&c);                     // closes, zeroes secret, key and token
+ *
+ * Memory: spo_client is static state (see `make memreport` for the split). The certificate
+ * credential (spo_cert_cred, 8.6 KB: the key's PEM block and its password) lives in the struct,
+ * not on the stack nor in mbedTLS's pool, so that a secret-only build pays for it in .bss only;
+ * rebuild with a smaller SPO_CERT_PEM_MAX if certificates are not used.
+ *
+ * The clock (devices without an RTC). spo keeps an offset to the port's wall clock: corrected
+ * wall = port->wall_time() + offset, and every wall-clock use goes through it: the assertion's
+ * iat/nbf/exp, mbedTLS's certificate validity checks (spo_tls_set_clock_offset), Retry-After
+ * dates and the displayed expiry. Token freshness stays on the monotonic clock. The offset is 0
+ * until one of these, each at most once per token request and never in a loop:
+ *   - with a certificate, the corrected wall clock is before SPO_BUILD_TIME (the build's date, set
+ *     by the Makefile: it cannot be right): before signing, a credential-less request to the
+ *     token endpoint (spo_auth_clock_probe) fetches the service's Date header;
+ *   - with a certificate, the token endpoint answers AADSTS700024 (assertion outside its valid
+ *     time): the offset is taken from that answer's Date header and the request is sent once
+ *     more; a second AADSTS700024 is returned as it is (SPO_E_AUTH).
+ * The first TLS handshake runs before any Date is known: while the clock is before the build
+ * date, certificates are checked against the build date, and "not valid yet" is not held against
+ * them (the true time is unknown but at least the build date); an expiry before the build date
+ * is still refused. See spo/tls.h. A secret needs no clock: its sign-in never corrects it.
+ * A clock ahead is only corrected while the servers' certificates are still valid by it: spo
+ * cannot tell a clock years ahead from an expired certificate without a time it already trusts,
+ * so such a handshake fails (SPO_E_TLS_VERIFY, expired) rather than trusting an expired chain. */
 #ifndef SPO_SPO_H
 #define SPO_SPO_H
 
@@ -50,6 +75,13 @@ typedef struct spo_config {
     const char *tenant;         /* AZURE_TENANT_ID */
     const char *client_id;      /* AZURE_CLIENT_ID */
     const char *client_secret;  /* AZURE_CLIENT_SECRET; copied, the caller may wipe its own copy */
+    /* Certificate credentials instead of the secret (setting both is SPO_E_ARG: a library caller
+     * says which one it means): AZURE_CLIENT_CERTIFICATE_PATH, a PEM file with the certificate
+     * registered on the app and its RSA key (spo/auth.h), read through port->file_read; the
+     * password of an encrypted key (AZURE_CLIENT_CERTIFICATE_PASSWORD; copied, wipe your own). */
+    const char *client_certificate_path;
+    const char *client_certificate_password;
+    uint8_t jwt_alg;            /* spo_jwt_alg: SPO_JWT_PS256 (0, x5t#S256) or SPO_JWT_RS256 (x5t) */
     const char *authority_host; /* AZURE_AUTHORITY_HOST, NULL = SPO_DEFAULT_AUTHORITY */
     const char *graph_url;      /* SPO_GRAPH_URL, NULL = SPO_DEFAULT_GRAPH */
     const char *ca_file;        /* SPO_CA_FILE, NULL = SPO_DEFAULT_CA_FILE (unless ca_pem) */
@@ -60,6 +92,10 @@ typedef struct spo_config {
     const char *user_agent;     /* NULL = "NONISV|spo|spo/<version>" (SharePoint's decoration) */
     spo_http_trace_fn trace;    /* --verbose: one call per HTTP exchange, never with secrets */
     void *trace_ctx;
+    /* Optional, with trace_ctx: called when spo sets its clock from the token endpoint's Date
+     * (offset_s: corrected wall - port wall; why: "clock before the build date" or
+     * "AADSTS700024"). */
+    void (*clock_note)(void *ctx, int64_t offset_s, const char *why);
 } spo_config;
 
 typedef struct spo_client {
@@ -67,6 +103,14 @@ typedef struct spo_client {
     char tenant[SPO_ID_MAX];
     char client_id[SPO_ID_MAX];
     char secret[SPO_SECRET_MAX];
+    spo_cert_cred cert;         /* 8.6 KB; loaded only with a certificate (use_cert) */
+    uint8_t use_cert;
+    uint8_t clock_set;          /* clock_offset came from a Date header */
+    uint8_t clock_unknown;      /* the clock is unset and no Date could be had: sign-in impossible */
+    uint8_t probing;            /* a spo_auth_clock_probe request is under way (for traces) */
+    int64_t clock_offset;       /* seconds: corrected wall = port wall + clock_offset */
+    void (*clock_note)(void *ctx, int64_t offset_s, const char *why);
+    void *clock_note_ctx;
     char authority[SPO_CFG_URL_MAX];
     char scope[SPO_CFG_URL_MAX];
     spo_auth_config auth_cfg;
@@ -79,9 +123,11 @@ typedef struct spo_client {
     uint8_t ready;
 } spo_client;
 
-/* Check and copy the configuration, set up TLS (nothing is sent yet). Returns SPO_OK, SPO_E_ARG
- * (a required setting is missing or too long: see spo_client_diag()->message), SPO_E_URL, or a TLS
- * status. Call spo_client_cleanup() in every case. */
+/* Check and copy the configuration, set up TLS, load the certificate credential if there is one
+ * (nothing is sent yet). Returns SPO_OK, SPO_E_ARG (a required setting is missing or too long, or
+ * the certificate file is unusable: see spo_client_diag()->message and, for the certificate,
+ * c->cert.problem), SPO_E_TOO_LONG, SPO_E_URL, or a TLS status. Call spo_client_cleanup() in
+ * every case. */
 int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg);
 
 /* The current token, acquired or reused (fresh until 5 minutes before expiry). */
@@ -89,6 +135,9 @@ int spo_client_token(spo_client *c, const spo_token **out);
 
 /* List sites (all of them, or those matching search), calling fn for each as it is parsed. */
 int spo_client_sites(spo_client *c, const char *search, spo_site_fn fn, void *ctx);
+
+/* The corrected wall clock: port->wall_time() + the offset learnt from the token endpoint. */
+int64_t spo_client_wall(const spo_client *c);
 
 /* What went wrong last, for messages. */
 const spo_diag *spo_client_diag(const spo_client *c);

@@ -72,6 +72,28 @@ typedef struct spo_tls {
     mbedtls_ssl_context ssl;
 } spo_tls;
 
+#ifndef SPO_BUILD_TIME
+/* The build's date, seconds since the epoch: a wall clock before it is certainly wrong (a device
+ * without an RTC starts in 1970). The Makefile sets it to SOURCE_DATE_EPOCH if set, else the time
+ * of the last git commit, so that a build is reproducible; this default (2020-01-01) is for builds
+ * without either. */
+#define SPO_BUILD_TIME 1577836800
+#endif
+
+/* The clock behind certificate validity checks (process-wide, like the port: mbedTLS's time hook
+ * takes no context). mbedTLS's "now" is port->wall_time() + offset_s. While that is before
+ * SPO_BUILD_TIME the clock is unknown, and then:
+ *   - "now" is SPO_BUILD_TIME: a certificate that expired before the build is refused, as the true
+ *     time is at least that;
+ *   - "not valid yet" is ignored: the true time is unknown above the build date, and refusing would
+ *     leave a device without an RTC unable to make the one connection that tells it the time.
+ * Host name and chain checks are unchanged. The client sets the offset once it has learnt the
+ * time from the token endpoint's Date header (spo/spo.h). */
+void spo_tls_set_clock_offset(int64_t offset_s);
+
+/* port->wall_time() + the offset (the same time mbedTLS sees, before the build-date floor). */
+int64_t spo_tls_wall(void);
+
 /* Process-wide setup: makes the port's wall clock mbedTLS's time (certificate dates) and the port's
  * entropy mbedTLS's entropy source, and initialises PSA crypto (the pool is mbedTLS's allocator by
  * configuration). Call once before anything else; idempotent. A later call switches the port used

@@ -1387,6 +1387,260 @@ def _(t):
     token_malformed_case(t, "deep", "nested too deeply")
 
 
+# ---- certificate credentials
+CERT_PASSWORD = "c0rrect horse+battery/staple"
+
+
+def cert_files(t):
+    """App credentials made with openssl once per run: one certificate registered on the emulator's
+    app, its key as PKCS#8, PKCS#1 and encrypted PKCS#8; an unregistered certificate+key."""
+    d = os.path.join(t.tmp, "certs")
+    if os.path.exists(os.path.join(d, ".done")):
+        return d
+    os.makedirs(d, exist_ok=True)
+    sh = r"""
+set -e
+openssl req -x509 -newkey rsa:2048 -nodes -keyout app.key -out app.crt -days 30 -subj /CN=spo-e2e-app
+openssl rsa -in app.key -traditional -out app-pkcs1.key
+openssl pkcs8 -topk8 -in app.key -v2 aes-256-cbc -passout env:PW -out app-enc.key
+cat app.crt app.key > app-pkcs8.pem
+cat app.crt app-pkcs1.key > app-pkcs1.pem
+cat app.crt app-enc.key > app-enc.pem
+openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.crt -days 30 -subj /CN=spo-e2e-other
+cat other.crt other.key > other.pem
+touch .done
+"""
+    p = subprocess.run(["bash", "-c", sh], cwd=d, env=dict(os.environ, PW=CERT_PASSWORD),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise Fail("openssl could not make the test credentials: %r" % p.stderr[-300:])
+    return d
+
+
+def cert_emu(t, name="main", **cfg):
+    d = cert_files(t)
+    e = main_emu(t, client_cert=[os.path.join(d, "app.crt")], **cfg) if name == "main" else None
+    return e, d
+
+
+def cert_env(t, e, path, **over):
+    return t.env(e, AZURE_CLIENT_SECRET=None, AZURE_CLIENT_CERTIFICATE_PATH=path, **over)
+
+
+JWT_RE = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+def no_cert_leaks(r, e):
+    """No JWT (assertion or token) and no key password in the output; the secret rules too."""
+    no_leaks(r, e)
+    for out in (r.out, r.err):
+        if JWT_RE.search(out):
+            raise Fail("a JWT (the client assertion?) appears in the output")
+        if CERT_PASSWORD.encode() in out or CERT_PASSWORD[:12].encode() in out:
+            raise Fail("the key password appears in the output")
+
+
+def expect_assertion(e, alg, kind, n_ok=1):
+    st = e.stats()
+    la = st.get("last_assertion") or {}
+    if la.get("alg") != alg or la.get("thumbprint_kind") != kind:
+        raise Fail("last assertion %r, expected alg %s with %s" % (la, alg, kind))
+    if la.get("lifetime_s") != 600 or la.get("aud") != "%s/%s/oauth2/v2.0/token" % (e.url, TENANT):
+        raise Fail("assertion lifetime/aud: %r" % la)
+    if st.get("assertions_ok") != n_ok:
+        raise Fail("assertions_ok %r, expected %d (errors %r)" % (st.get("assertions_ok"), n_ok,
+                                                               st.get("assertion_errors")))
+    form = st.get("last_token_form") or {}
+    if "client_secret" in form or "client_assertion" not in form:
+        raise Fail("token form: %r" % form)
+    return st
+
+
+def cert_token_case(t, key_file, args=(), alg="PS256", kind="x5t#S256", **env_over):
+    e, d = cert_emu(t)
+    r = t.spo_run(list(args) + ["token"], cert_env(t, e, os.path.join(d, key_file), **env_over))
+    expect_rc0(r)
+    if not r.out.startswith(b"token acquired: "):
+        raise Fail("stdout: %r" % r.out)
+    st = expect_assertion(e, alg, kind)
+    if st["token_requests"] != 1:
+        raise Fail("%d token requests, expected 1" % st["token_requests"])
+    no_cert_leaks(r, e)
+    return r
+
+
+@case("cert.ps256_default_sites")
+def _(t):
+    e, d = cert_emu(t, sites=120)
+    r = t.spo_run(["-v", "sites"], cert_env(t, e, os.path.join(d, "app-pkcs8.pem")))
+    expect_exact(r, t.expected(120))
+    expect_assertion(e, "PS256", "x5t#S256")
+    if "client_assertion=[redacted]" not in r.err_text or "client_secret" in r.err_text:
+        raise Fail("--verbose should show the token request as client_assertion=[redacted]: %r"
+                   % r.err_text[:400])
+    no_cert_leaks(r, e)
+
+
+@case("cert.rs256_option")
+def _(t):
+    cert_token_case(t, "app-pkcs8.pem", ["--jwt-alg", "rs256"], "RS256", "x5t")
+
+
+@case("cert.rs256_env")
+def _(t):
+    cert_token_case(t, "app-pkcs8.pem", (), "RS256", "x5t", SPO_JWT_ALG="rs256")
+
+
+@case("cert.jwt_alg_unknown")
+def _(t):
+    e, d = cert_emu(t)
+    r = t.spo_run(["--jwt-alg", "es256", "token"], cert_env(t, e, os.path.join(d, "app-pkcs8.pem")))
+    if r.rc != 2:
+        raise Fail("exit status %d, expected 2 (usage); %s" % (r.rc, r.brief()))
+    expect_fail(r, "es256", "ps256")
+
+
+@case("cert.pkcs1_key")
+def _(t):
+    cert_token_case(t, "app-pkcs1.pem")
+
+
+@case("cert.encrypted_key")
+def _(t):
+    cert_token_case(t, "app-enc.pem", AZURE_CLIENT_CERTIFICATE_PASSWORD=CERT_PASSWORD)
+
+
+@case("cert.option_wins_over_secret")
+def _(t):
+    e, d = cert_emu(t)
+    # the environment still has the secret: --certificate is explicit and wins
+    r = t.spo_run(["--certificate", os.path.join(d, "app-pkcs8.pem"), "token"], t.env(e))
+    expect_rc0(r)
+    expect_assertion(e, "PS256", "x5t#S256")
+    no_cert_leaks(r, e)
+
+
+@case("cert.env_secret_wins_over_env_cert")
+def _(t):
+    e, d = cert_emu(t)
+    r = t.spo_run(["token"], t.env(e, AZURE_CLIENT_CERTIFICATE_PATH=os.path.join(d, "app-pkcs8.pem")))
+    expect_rc0(r)
+    st = e.stats()
+    form = st.get("last_token_form") or {}
+    if "client_secret" not in form or "client_assertion" in form or st.get("assertions_ok"):
+        raise Fail("with both in the environment the secret is used (EnvironmentCredential): %r" % form)
+
+
+@case("cert.wrong_password")
+def _(t):
+    e, d = cert_emu(t)
+    path = os.path.join(d, "app-enc.pem")
+    r = t.spo_run(["token"], cert_env(t, e, path, AZURE_CLIENT_CERTIFICATE_PASSWORD="not it"))
+    expect_fail(r, path, "password does not decrypt", "AZURE_CLIENT_CERTIFICATE_PASSWORD")
+    if e.stats()["token_requests"]:
+        raise Fail("a token request was sent although the key could not be decrypted")
+    no_cert_leaks(r, e)
+
+
+@case("cert.missing_password")
+def _(t):
+    e, d = cert_emu(t)
+    r = t.spo_run(["token"], cert_env(t, e, os.path.join(d, "app-enc.pem")))
+    expect_fail(r, "encrypted", "AZURE_CLIENT_CERTIFICATE_PASSWORD")
+    if e.stats()["token_requests"]:
+        raise Fail("a token request was sent without a usable key")
+
+
+@case("cert.unreadable_file")
+def _(t):
+    e, d = cert_emu(t)
+    path = os.path.join(d, "no-such.pem")
+    r = t.spo_run(["token"], cert_env(t, e, path))
+    expect_fail(r, path, "cannot be read", "AZURE_CLIENT_CERTIFICATE_PATH")
+
+
+@case("cert.not_registered")
+def _(t):
+    e, d = cert_emu(t)
+    r = t.spo_run(["token"], cert_env(t, e, os.path.join(d, "other.pem")))
+    expect_fail(r, "AADSTS700027", "Certificates & secrets", "not registered")
+    st = e.stats()
+    if (st.get("assertion_errors") or {}).get("AADSTS700027") != 1 or st["token_requests"] != 1:
+        raise Fail("expected one request refused with AADSTS700027: %r" % st.get("assertion_errors"))
+    no_cert_leaks(r, e)
+
+
+@case("cert.valgrind_clock_corrected")
+def _(t):
+    """Certificate sign-in, a clock correction and sites under valgrind (whatever --valgrind says)."""
+    if not shutil.which("valgrind"):
+        print("ok cert.valgrind_clock_corrected # skipped: no valgrind")
+        raise Skip()
+    with open(t.spo, "rb") as f:
+        if b"__asan_init" in f.read():
+            print("ok cert.valgrind_clock_corrected # skipped: an ASan binary does not run under valgrind")
+            raise Skip()
+    d = cert_files(t)
+    e = main_emu(t, client_cert=[os.path.join(d, "app.crt")], clock_offset_s=86400, sites=30)
+    env = cert_env(t, e, os.path.join(d, "app-enc.pem"), AZURE_CLIENT_CERTIFICATE_PASSWORD=CERT_PASSWORD)
+    p = subprocess.run(["valgrind", "--error-exitcode=99", "--leak-check=full", "-q", t.spo, "sites"],
+                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    r = Result(p.returncode, p.stdout, p.stderr, 0, ["sites"])
+    if r.rc == 99:
+        raise Fail("valgrind reported errors: %s" % r.err_text.strip()[-600:])
+    expect_exact(r, t.expected(30))
+    if e.stats()["token_requests"] != 2:
+        raise Fail("%d token requests, expected 2" % e.stats()["token_requests"])
+    no_cert_leaks(r, e)
+
+
+def clock_case(t, offset, chain=None):
+    """The emulator's clock is offset s ahead (= the device is that far behind): one AADSTS700024,
+    the clock corrected from the Date header, then success: two token requests in all."""
+    d = cert_files(t)
+    if chain:
+        e = t.emulator("longlived", chain="longlived-chain.pem", key="longlived.key")
+        e.configure(client_cert=[os.path.join(d, "app.crt")], clock_offset_s=offset, sites=30)
+        env = cert_env(t, e, os.path.join(d, "app-pkcs8.pem"))
+    else:
+        e = main_emu(t, client_cert=[os.path.join(d, "app.crt")], clock_offset_s=offset, sites=30)
+        env = cert_env(t, e, os.path.join(d, "app-pkcs8.pem"))
+    r = t.spo_run(["-v", "sites"], env)
+    expect_exact(r, t.expected(30))
+    st = e.stats()
+    if st["token_requests"] != 2 or (st.get("assertion_errors") or {}).get("AADSTS700024") != 1 \
+            or st.get("assertions_ok") != 1:
+        raise Fail("expected 2 token requests (one AADSTS700024, then success): %d, errors %r, ok %r"
+                   % (st["token_requests"], st.get("assertion_errors"), st.get("assertions_ok")))
+    m = re.search(r"device clock corrected by ([+-]\d+) s", r.err_text)
+    if not m or abs(int(m.group(1)) - offset) > 5:
+        raise Fail("--verbose should say the clock was corrected by about %+d s: %r" % (offset, r.err_text[:500]))
+    no_cert_leaks(r, e)
+
+
+@case("cert.clock_device_1_day_behind")
+def _(t):
+    clock_case(t, 86400)
+
+
+@case("cert.clock_device_3_years_behind")
+def _(t):
+    # 3 years on, pki.sh's usual server certificate has expired: this emulator serves the longlived one
+    clock_case(t, 3 * 365 * 86400, chain="longlived")
+
+
+@case("cert.clock_still_refused")
+def _(t):
+    # the emulator's clock runs 1 day ahead but its Date headers are what a broken proxy would send:
+    # without a correct Date the retry fails as well; exactly two requests, then a clear error
+    e, d = cert_emu(t, clock_offset_s=86400, http_date_offset=-86400)
+    r = t.spo_run(["token"], cert_env(t, e, os.path.join(d, "app-pkcs8.pem")))
+    expect_fail(r, "AADSTS700024", "even after")
+    if e.stats()["token_requests"] != 2:
+        raise Fail("%d token requests, expected exactly 2" % e.stats()["token_requests"])
+    no_cert_leaks(r, e)
+
+
 # ---- long runs (only with --long)
 @case("long.sites_100000", long=True)
 def _(t):

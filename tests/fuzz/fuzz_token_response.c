@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const spo_auth_config cfg = {
         "https://login.microsoftonline.com/", "contoso.onmicrosoft.com",
         "00000000-1111-2222-3333-444444444444", "s3cr~t+/=&%\"\\ \x7f\xc3\xa9",
-        "https://graph.microsoft.com/.default",
+        "https://graph.microsoft.com/.default", NULL, 0, NULL, NULL,
     };
     int rc = spo_auth_client_credentials(&a, &cfg, &conn, &reader, 5000, 1700000000, &diag);
 

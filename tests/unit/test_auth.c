@@ -20,7 +20,8 @@ static int nresp;
 
 static const spo_auth_config CFG = { "https://login.example.test", "contoso.onmicrosoft.com",
                                      "11111111-2222-3333-4444-555555555555",
-                                     "a~b.c_d-e+f/g=h%i j", "https://graph.example.test/.default" };
+                                     "a~b.c_d-e+f/g=h%i j", "https://graph.example.test/.default",
+                                     NULL, 0, NULL, NULL };
 
 static const char *http_json(int status, const char *reason, const char *body)
 {

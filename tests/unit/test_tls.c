@@ -450,12 +450,26 @@ static void test_self_signed(void **state)
     assert_int_equal(r, SPO_TLS_BAD_UNTRUSTED);
 }
 
-/* mbedTLS must take its time from the port: a good chain seen from 2045 or from 2001. */
+/* mbedTLS must take its time from the port (plus the client's offset): a good chain seen from
+ * 2045 is expired; from the build date (a known clock) it is not valid yet. */
 static int64_t fixed_time;
 static int64_t fixed_wall_time(void *ctx)
 {
     (void)ctx;
     return fixed_time;
+}
+
+/* The handshake with the good chain succeeds. */
+static int accepted(const char *cert, const char *key, const char *ver)
+{
+    server s = start("echo", cert, key, ver);
+    spo_tls t;
+    init_file(&t, "root.pem");
+    int rc = spo_tls_connect(&t, "localhost", s.port);
+    spo_tls_close(&t);
+    spo_tls_free(&t);
+    stop(&s);
+    return rc;
 }
 
 static void test_time_comes_from_port(void **state)
@@ -466,17 +480,53 @@ static void test_time_comes_from_port(void **state)
     skewed = *posix;
     skewed.wall_time = fixed_wall_time;
     assert_int_equal(spo_tls_global_init(&skewed), SPO_OK);
-    unsigned r;
+    unsigned r = 0, r_future = 0;
     fixed_time = 2366841600; /* 2045-01-01 */
     int rc = refused("chain.pem", "leaf.key", "1.3", "root.pem", "localhost", &r);
-    unsigned r_future = 0;
-    fixed_time = 978307200; /* 2001-01-01 */
-    int rc_past = refused("chain.pem", "leaf.key", "1.2", "root.pem", "localhost", &r_future);
+    /* The chain was made just now, after the last commit (SPO_BUILD_TIME): a clock at the build
+     * date is plausible, and the chain is not valid yet then. */
+    int rc_past = SPO_E_TLS_VERIFY;
+    r_future = SPO_TLS_BAD_FUTURE;
+    if ((int64_t)SPO_BUILD_TIME < (int64_t)time(NULL) - 120) {
+        fixed_time = SPO_BUILD_TIME;
+        rc_past = refused("chain.pem", "leaf.key", "1.2", "root.pem", "localhost", &r_future);
+    }
     assert_int_equal(spo_tls_global_init(posix), SPO_OK);
     assert_int_equal(rc, SPO_E_TLS_VERIFY);
     assert_int_equal(r, SPO_TLS_BAD_EXPIRED);
     assert_int_equal(rc_past, SPO_E_TLS_VERIFY);
     assert_int_equal(r_future, SPO_TLS_BAD_FUTURE);
+}
+
+/* A device without an RTC (clock in 2001, before the build): "not valid yet" against the build
+ * date is not held against a chain, expiry before the build date still is; once the client sets
+ * the offset (from a Date header) the corrected time is what counts. */
+static void test_unknown_clock_and_offset(void **state)
+{
+    (void)state;
+    NEED_TOOLS();
+    static spo_port skewed;
+    skewed = *posix;
+    skewed.wall_time = fixed_wall_time;
+    assert_int_equal(spo_tls_global_init(&skewed), SPO_OK);
+    fixed_time = 978307200; /* 2001-01-01 */
+    int rc_unknown = accepted("chain.pem", "leaf.key", "1.3");
+    unsigned r_exp = 0, r_offset = 0;
+    int rc_exp = refused("exp_chain.pem", "exp.key", "1.3", "root.pem", "localhost", &r_exp);
+    /* corrected to now: fine; corrected to 2045: expired, though the port still says 2001 */
+    spo_tls_set_clock_offset((int64_t)time(NULL) - fixed_time);
+    int rc_now = accepted("chain.pem", "leaf.key", "1.2");
+    spo_tls_set_clock_offset(2366841600 - fixed_time);
+    int rc_2045 = refused("chain.pem", "leaf.key", "1.2", "root.pem", "localhost", &r_offset);
+    spo_tls_set_clock_offset(0);
+    assert_int_equal(spo_tls_global_init(posix), SPO_OK);
+    assert_int_equal(rc_unknown, SPO_OK);
+    assert_true(SPO_BUILD_TIME > 1580515200); /* after exp.pem's end, 2020-02-01 */
+    assert_int_equal(rc_exp, SPO_E_TLS_VERIFY);
+    assert_int_equal(r_exp, SPO_TLS_BAD_EXPIRED);
+    assert_int_equal(rc_now, SPO_OK);
+    assert_int_equal(rc_2045, SPO_E_TLS_VERIFY);
+    assert_int_equal(r_offset, SPO_TLS_BAD_EXPIRED);
 }
 
 /* Leave less and less of the pool free: every handshake must succeed or say SPO_E_TLS_POOL, never
@@ -817,6 +867,7 @@ int main(void)
         cmocka_unit_test_teardown(test_expired_leaf, kill_servers),
         cmocka_unit_test_teardown(test_self_signed, kill_servers),
         cmocka_unit_test_teardown(test_time_comes_from_port, kill_servers),
+        cmocka_unit_test_teardown(test_unknown_clock_and_offset, kill_servers),
         cmocka_unit_test_teardown(test_pool_exhaustion, kill_servers),
         cmocka_unit_test_teardown(test_garbage_server, kill_servers),
         cmocka_unit_test_teardown(test_close_without_notify, kill_servers),
