@@ -12,6 +12,7 @@
 
 #include "spo/auth.h"
 #include "spo/graph.h"
+#include "spo/proxy.h"
 #include "spo/tls.h"
 
 #define SPO_VERSION "0.1.0"
@@ -60,6 +61,12 @@ typedef struct spo_config {
     const char *user_agent;     /* NULL = "NONISV|spo|spo/<version>" (SharePoint's decoration) */
     spo_http_trace_fn trace;    /* --verbose: one call per HTTP exchange, never with secrets */
     void *trace_ctx;
+    /* An HTTP proxy for every connection (token endpoint and Graph alike), as
+     * http://[user:password@]host[:port] (see spo_proxy_url_parse; the credentials are copied and
+     * zeroed at cleanup). NULL or "" = connect directly. */
+    const char *proxy;
+    const char *no_proxy;       /* hosts reached directly despite proxy (see spo_proxy_bypass) */
+    spo_proxy_trace_fn proxy_trace; /* --verbose: one call per connection, with trace_ctx */
 } spo_config;
 
 typedef struct spo_client {
@@ -71,6 +78,7 @@ typedef struct spo_client {
     char scope[SPO_CFG_URL_MAX];
     spo_auth_config auth_cfg;
     spo_diag diag;
+    spo_proxy proxy;            /* the port under TLS when a proxy is configured */
     spo_tls tls;
     spo_http_conn http;
     spo_json_reader reader;
@@ -80,8 +88,8 @@ typedef struct spo_client {
 } spo_client;
 
 /* Check and copy the configuration, set up TLS (nothing is sent yet). Returns SPO_OK, SPO_E_ARG
- * (a required setting is missing or too long: see spo_client_diag()->message), SPO_E_URL, or a TLS
- * status. Call spo_client_cleanup() in every case. */
+ * (a required setting is missing or too long: see spo_client_diag()->message), SPO_E_URL,
+ * SPO_E_PROXY_URL, or a TLS status. Call spo_client_cleanup() in every case. */
 int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg);
 
 /* The current token, acquired or reused (fresh until 5 minutes before expiry). */
