@@ -41,6 +41,13 @@ static const char USAGE[] =
     "                                           URLs still override\n"
     "  SPO_CA_FILE           --ca-file FILE     PEM bundle to trust instead of the system one\n"
     "                                           (" SPO_DEFAULT_CA_FILE ")\n"
+    "  https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY (first one set, curl's order)\n"
+    "                        HTTP proxy for every connection, as http://[USER:PASSWORD@]HOST[:PORT]\n"
+    "                        (port 1080 if none, as in curl); tunnelled with CONNECT, and TLS is\n"
+    "                        still verified end to end. https:// and socks proxies are not supported\n"
+    "  no_proxy, NO_PROXY    hosts to reach directly: comma-separated names, each matching itself\n"
+    "                        and its subdomains (a leading '.' is optional), IP addresses exactly,\n"
+    "                        '*' for all; case-insensitive, ports ignored\n"
     "\n"
     "options:\n"
     "  --timeout SECONDS   connect/receive timeout (default 30)\n"
@@ -211,6 +218,7 @@ int main(int argc, char **argv)
     o.cfg.graph_url = env("SPO_GRAPH_URL");
     o.cfg.ca_file = env("SPO_CA_FILE");
     o.cloud = env("SPO_CLOUD");
+    spo_cli_proxy_env(&o.cfg);
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
@@ -234,6 +242,7 @@ int main(int argc, char **argv)
     o.cfg.client_secret = secret;
     if (o.verbose) {
         o.cfg.trace = trace;
+        o.cfg.proxy_trace = spo_cli_proxy_trace;
     }
 
     const char *missing = !o.cfg.tenant ? "AZURE_TENANT_ID (or --tenant)"
@@ -248,6 +257,7 @@ int main(int argc, char **argv)
     rc = spo_client_init(&client, spo_port_posix(), &o.cfg);
     if (secret)
         spo_cli_wipe(secret, strlen(secret));
+    spo_cli_proxy_wipe_env();
     int status = 0;
     if (rc != SPO_OK) {
         spo_cli_explain(&client, &o.cfg, "setup", rc, 0);

@@ -102,6 +102,8 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
                  (unsigned long long)delivered);
     const char *ca = cfg->ca_pem ? "the built-in bundle"
                      : cfg->ca_file ? cfg->ca_file : SPO_DEFAULT_CA_FILE;
+    if (spo_cli_explain_proxy(c, cfg, what, rc, partial))
+        return;
 
     switch (rc) {
     case SPO_E_AUTH: {
