@@ -96,19 +96,19 @@ static int scan_byte(spo_proxy *p, scan *s, uint8_t ch)
         } else if (i == sizeof prefix - 1) {
             if (ch != '0' && ch != '1')
                 return SPO_E_PROXY_ANSWER;
-        } else if (i == sizeof prefix) {
+        } else if (i == sizeof prefix || i == sizeof prefix + 4) { /* around the status code */
             if (ch != ' ')
                 return SPO_E_PROXY_ANSWER;
         } else if (i <= sizeof prefix + 3) {
             if (ch < '0' || ch > '9' || (i == sizeof prefix + 1 && ch == '0'))
                 return SPO_E_PROXY_ANSWER;
             s->status = s->status * 10 + (ch - '0');
-        } else if (i == sizeof prefix + 4) {
-            if (ch != ' ')
-                return SPO_E_PROXY_ANSWER;
         } else if (s->reason_len + 1 < sizeof p->reason) {
             /* kept for messages: printable ASCII only, so a hostile proxy cannot drive the terminal */
-            p->reason[s->reason_len++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+            char c = '?';
+            if (ch >= 0x20 && ch < 0x7f)
+                c = (char)ch;
+            p->reason[s->reason_len++] = c;
             p->reason[s->reason_len] = '\0';
         }
     }
