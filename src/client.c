@@ -183,9 +183,9 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
         /* the proxy is a port wrapper: TLS runs through its tunnels as over TCP */
         if ((rc = spo_proxy_init(&c->proxy, port, cfg->proxy, cfg->no_proxy)) != SPO_OK) {
             msg_put(d, 0, rc == SPO_E_TOO_LONG
-                              ? "the proxy URL or the no-proxy list is longer than its buffer "
-                                "(SPO_PROXY_HOST_MAX, SPO_PROXY_CRED_MAX, SPO_NO_PROXY_MAX): "
-                                "rebuild with larger ones"
+                              ? "the proxy URL's host or credentials are longer than their "
+                                "buffers (SPO_PROXY_HOST_MAX, SPO_PROXY_CRED_MAX): rebuild with "
+                                "larger ones"
                               : "the proxy URL is not http://[user:password@]host[:port]");
             return rc;
         }

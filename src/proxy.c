@@ -336,14 +336,7 @@ int spo_proxy_init(spo_proxy *p, const spo_port *lower, const char *proxy_url, c
     int rc = spo_proxy_url_parse(proxy_url, &p->url);
     if (rc != SPO_OK)
         return rc;
-    if (no_proxy) {
-        size_t n = strlen(no_proxy);
-        if (n >= sizeof p->no_proxy) {
-            spo_proxy_wipe(p);
-            return SPO_E_TOO_LONG;
-        }
-        memcpy(p->no_proxy, no_proxy, n + 1);
-    }
+    p->no_proxy = no_proxy;
     p->lower = lower;
     p->port = *lower; /* optional functions stay NULL where the lower port has none */
     p->port.ctx = p;

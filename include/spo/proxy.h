@@ -25,10 +25,7 @@
 #define SPO_PROXY_ANSWER_MAX 8192 /* the proxy's whole answer to CONNECT: status line + headers */
 #endif
 #ifndef SPO_PROXY_RX
-#define SPO_PROXY_RX 512 /* bytes read from the proxy at a time; keeps what follows the answer */
-#endif
-#ifndef SPO_NO_PROXY_MAX
-#define SPO_NO_PROXY_MAX 1024 /* the no-proxy list, NUL included */
+#define SPO_PROXY_RX 256 /* bytes read from the proxy at a time; keeps what follows the answer */
 #endif
 #ifndef SPO_PROXY_DEFAULT_PORT
 #define SPO_PROXY_DEFAULT_PORT 1080 /* curl's default when the proxy URL names no port */
@@ -74,7 +71,7 @@ typedef struct spo_proxy {
     spo_port port;         /* the wrapper: hand &p->port to the layer above (spo_tls_init) */
     const spo_port *lower; /* the platform port every call ends up in */
     spo_proxy_url url;
-    char no_proxy[SPO_NO_PROXY_MAX];
+    const char *no_proxy;  /* the caller's list, not copied (it holds no secret): 1 KB saved */
     spo_proxy_trace_fn trace;
     void *trace_ctx;
     /* the last CONNECT, for messages */
@@ -98,9 +95,9 @@ typedef struct spo_proxy {
  * A refusal's body is never read: the connection is closed. On a 2xx, bytes that arrived after the
  * answer are handed to the first recv() calls of the tunnel.
  *
- * Set up p over lower with the proxy URL (see spo_proxy_url_parse) and the no-proxy list (NULL =
- * none). Nothing is sent yet. Returns SPO_OK, SPO_E_ARG, SPO_E_PROXY_URL or SPO_E_TOO_LONG (the
- * proxy URL or the no-proxy list is too long). */
+ * Set up p over lower with the proxy URL (see spo_proxy_url_parse; copied) and the no-proxy list
+ * (NULL = none; not copied: it must outlive p). Nothing is sent yet. Returns SPO_OK, SPO_E_ARG,
+ * SPO_E_PROXY_URL or SPO_E_TOO_LONG (a part of the proxy URL is longer than its buffer). */
 int spo_proxy_init(spo_proxy *p, const spo_port *lower, const char *proxy_url, const char *no_proxy);
 
 /* Zero p, credentials included. */

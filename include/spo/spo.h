@@ -65,7 +65,8 @@ typedef struct spo_config {
      * http://[user:password@]host[:port] (see spo_proxy_url_parse; the credentials are copied and
      * zeroed at cleanup). NULL or "" = connect directly. */
     const char *proxy;
-    const char *no_proxy;       /* hosts reached directly despite proxy (see spo_proxy_bypass) */
+    const char *no_proxy;       /* hosts reached directly despite proxy (see spo_proxy_bypass);
+                                 * not copied: it must outlive the client */
     spo_proxy_trace_fn proxy_trace; /* --verbose: one call per connection, with trace_ctx */
 } spo_config;
 
