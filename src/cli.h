@@ -25,6 +25,10 @@ void spo_cli_proxy_wipe_env(void);
 void spo_cli_proxy_trace(void *ctx, const char *host, uint16_t port, const char *proxy_host,
                          uint16_t proxy_port, int status, uint32_t ms);
 
+/* For a refused certificate: " (through the proxy H:P: ...)" when the connection was tunnelled, as
+ * a proxy that inspects TLS presents its own certificates; "" otherwise. */
+const char *spo_cli_proxy_tls_hint(const spo_client *c);
+
 /* The message for a proxy failure; returns 1 if rc was one (printed), 0 otherwise. */
 int spo_cli_explain_proxy(const spo_client *c, const spo_config *cfg, const char *what, int rc,
                           const char *partial);

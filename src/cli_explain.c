@@ -130,8 +130,8 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
                       : why & SPO_TLS_BAD_FUTURE ? "the certificate is not valid yet: the device clock is probably wrong"
                       : why & SPO_TLS_BAD_UNTRUSTED ? "it is not signed by a CA in the trusted bundle: set SPO_CA_FILE to the right PEM bundle"
                       : "it was refused (revoked, wrong key usage or weak signature)";
-        fprintf(stderr, "spo: %s failed%s: the TLS certificate of %s was refused: %s (trusted bundle: %s)\n",
-                what, partial, host, r, ca);
+        fprintf(stderr, "spo: %s failed%s: the TLS certificate of %s was refused: %s (trusted bundle: %s)%s\n",
+                what, partial, host, r, ca, spo_cli_proxy_tls_hint(c));
         return;
     }
     case SPO_E_TLS_POOL:

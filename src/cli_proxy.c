@@ -67,6 +67,18 @@ void spo_cli_proxy_trace(void *ctx, const char *host, uint16_t port, const char 
         fprintf(stderr, "failed (%s) after %u ms\n", spo_strerror(status), ms);
 }
 
+const char *spo_cli_proxy_tls_hint(const spo_client *c)
+{
+    static char hint[SPO_PROXY_HOST_MAX + 160];
+    const spo_proxy *p = &c->proxy;
+    if (!p->lower || p->status < 200 || p->status > 299)
+        return ""; /* no proxy, or this connection did not go through it */
+    snprintf(hint, sizeof hint, "; it came through the proxy %s%s%s:%u: if that proxy inspects "
+             "TLS, add its CA to the bundle", bracket(p->url.host, 1), p->url.host,
+             bracket(p->url.host, 0), p->url.port);
+    return hint;
+}
+
 int spo_cli_explain_proxy(const spo_client *c, const spo_config *cfg, const char *what, int rc,
                           const char *partial)
 {

@@ -1616,7 +1616,8 @@ def _(t):
     e = main_emu(t)
     px = tinyproxy(t, "open", [e.port])
     r = t.spo_run(["token"], t.env(e, HTTPS_PROXY=px.url(), SPO_CA_FILE=os.path.join(t.pki, "untrusted-ca.pem")))
-    expect_fail(r, "not signed by a CA in the trusted bundle")
+    expect_fail(r, "not signed by a CA in the trusted bundle",
+                "through the proxy 127.0.0.1:%d: if that proxy inspects TLS" % px.port)
     if px.connects() != ["localhost:%d" % e.port]:
         raise Fail("the handshake should have gone through the tunnel: %r" % px.connects())
     expect_no_request(e)
@@ -1624,7 +1625,12 @@ def _(t):
     w.configure()
     px2 = tinyproxy(t, "wronghost", [w.port])
     r = t.spo_run(["token"], t.env(w, HTTPS_PROXY=px2.url()))
+    expect_fail(r, "does not name this host", "through the proxy")
+    # a direct connection gets no proxy hint
+    r = t.spo_run(["token"], t.env(w, HTTPS_PROXY=px2.url(), NO_PROXY="localhost"))
     expect_fail(r, "does not name this host")
+    if "proxy" in r.err_text:
+        raise Fail("a direct connection's message mentions the proxy: %r" % r.err_text)
     if len(px2.connects()) != 1:
         raise Fail("the handshake should have gone through the tunnel: %r" % px2.connects())
     expect_no_request(w)
