@@ -1481,6 +1481,67 @@ def no_proxy_secret(r):
             raise Fail("a proxy credential (%r) appears in the output" % s)
 
 
+class FakeProxy:
+    """A proxy that misbehaves on purpose: answers every CONNECT with `answer` (or closes at once if
+    it is None) and keeps each request it read, for the cases tinyproxy cannot play."""
+    def __init__(self, answer):
+        self.answer, self.requests = answer, []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(10)
+                req = b""
+                try:
+                    while b"\r\n\r\n" not in req and len(req) < 16384:
+                        chunk = c.recv(4096)
+                        if not chunk:
+                            break
+                        req += chunk
+                    self.requests.append(req)
+                    if self.answer is not None:
+                        c.sendall(self.answer)
+                        time.sleep(0.2)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.sock.close()
+
+
+@case("proxy.broken_proxy_answers")
+def _(t):
+    e = main_emu(t)
+    for answer, needles in ((None, ("closed the connection instead of answering CONNECT",)),
+                            (b"SSH-2.0-OpenSSH_9.2p1\r\n", ("not HTTP", "SOCKS")),
+                            (b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 9000 + b"\r\n\r\n",
+                             ("SPO_PROXY_ANSWER_MAX (8192)",))):
+        fp = FakeProxy(answer)
+        try:
+            r = t.spo_run(["token"], t.env(e, HTTPS_PROXY="http://%s:%s@127.0.0.1:%d"
+                                           % (PROXY_USER, PROXY_PASS.replace("-", "%2d"), fp.port)))
+        finally:
+            fp.stop()
+        expect_fail(r, "proxy 127.0.0.1:%d" % fp.port, *needles)
+        no_proxy_secret(r)
+        # the request, byte for byte: one CONNECT, Basic credentials of the decoded user info
+        b64 = __import__("base64").b64encode(("%s:%s" % (PROXY_USER, PROXY_PASS)).encode()).decode()
+        want = ("CONNECT localhost:%d HTTP/1.1\r\nHost: localhost:%d\r\nProxy-Authorization: Basic %s"
+                "\r\n\r\n" % (e.port, e.port, b64)).encode()
+        if fp.requests != [want]:
+            raise Fail("the proxy should have read exactly %r, got %r" % (want, fp.requests))
+    server_untouched(e)
+
+
 @case("proxy.token_and_sites_through_tinyproxy")
 def _(t):
     e = main_emu(t)
