@@ -1396,18 +1396,19 @@ PROXY_USER, PROXY_PASS = "proxy.user-1", "Pr0xy-pass_9"   # tinyproxy's BasicAut
 
 
 class TinyProxy:
-    def __init__(self, t, name, connect_ports, auth=False):
+    def __init__(self, t, name, connect_ports, auth=False, listen="127.0.0.1"):
         if not shutil.which("tinyproxy"):
             raise Fail("tinyproxy is not installed (scripts/deps.sh installs it: apt-get install tinyproxy)")
         d = os.path.join(t.tmp, "tinyproxy-" + name)
         os.makedirs(d, exist_ok=True)
         self.log_path = os.path.join(d, "tinyproxy.log")
         open(self.log_path, "w").close()
-        self.port = free_port()
+        self.listen = listen
+        self.port = free_port(listen)
         conf = os.path.join(d, "tinyproxy.conf")
         with open(conf, "w") as f:
-            f.write("Port %d\nListen 127.0.0.1\nTimeout 60\nMaxClients 20\nLogLevel Connect\n"
-                    "LogFile \"%s\"\nDisableViaHeader Yes\n" % (self.port, self.log_path))
+            f.write("Port %d\nListen %s\nTimeout 60\nMaxClients 20\nLogLevel Connect\n"
+                    "LogFile \"%s\"\nDisableViaHeader Yes\n" % (self.port, listen, self.log_path))
             for p in connect_ports:
                 f.write("ConnectPort %d\n" % p)
             if auth:
@@ -1417,7 +1418,7 @@ class TinyProxy:
         deadline = time.monotonic() + 15
         while True:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                socket.create_connection((listen, self.port), timeout=1).close()
                 break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -1427,7 +1428,8 @@ class TinyProxy:
         self.mark()
 
     def url(self, userinfo=""):
-        return "http://%s127.0.0.1:%d" % (userinfo + "@" if userinfo else "", self.port)
+        host = "[%s]" % self.listen if ":" in self.listen else self.listen
+        return "http://%s%s:%d" % (userinfo + "@" if userinfo else "", host, self.port)
 
     def mark(self):
         self.offset = os.path.getsize(self.log_path)
@@ -1451,18 +1453,18 @@ class TinyProxy:
         self.err.close()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+def free_port(host="127.0.0.1"):
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    s.bind((host, 0))
     port = s.getsockname()[1]
     s.close()
     return port
 
 
-def tinyproxy(t, name, ports, auth=False):
+def tinyproxy(t, name, ports, auth=False, listen="127.0.0.1"):
     key = "tinyproxy-" + name          # kept with the emulators so that Run.close() stops it
     if key not in t.emus:
-        t.emus[key] = TinyProxy(t, name, ports, auth)
+        t.emus[key] = TinyProxy(t, name, ports, auth, listen)
     t.emus[key].mark()
     return t.emus[key]
 
@@ -1647,6 +1649,27 @@ def _(t):
         expect_rc0(r)
         if len(px.connects()) != 1:
             raise Fail("%r: tinyproxy CONNECTs %r" % (env, px.connects()))
+
+
+@case("proxy.ipv6_literals")
+def _(t):
+    # the proxy at [::1], and the server named by an IPv6 literal: CONNECT [::1]:PORT
+    e = main_emu(t)
+    px = tinyproxy(t, "ipv6", [e.port], listen="::1")
+    origin = "https://[::1]:%d" % e.port
+    r = t.spo_run(["sites", "--verbose"], t.env(e, HTTPS_PROXY=px.url(), AZURE_AUTHORITY_HOST=origin,
+                                                 SPO_GRAPH_URL=origin))
+    expect_exact(r, t.expected(100))
+    if px.connects() != ["[::1]:%d" % e.port] * 2:
+        raise Fail("tinyproxy CONNECTs: %r" % px.connects())
+    if "CONNECT [::1]:%d via proxy [::1]:%d -> 200" % (e.port, px.port) not in r.err_text:
+        raise Fail("--verbose: %r" % r.err_text[-400:])
+    # no_proxy names IPv6 addresses without brackets, as curl's
+    px.mark()
+    r = t.spo_run(["token"], t.env(e, HTTPS_PROXY=px.url(), AZURE_AUTHORITY_HOST=origin, NO_PROXY="::1"))
+    expect_rc0(r)
+    if px.connects():
+        raise Fail("NO_PROXY=::1 should go direct: %r" % px.connects())
 
 
 @case("proxy.down")
