@@ -53,6 +53,13 @@ static const char USAGE[] =
     "                                           URLs still override\n"
     "  SPO_CA_FILE           --ca-file FILE     PEM bundle to trust instead of the system one\n"
     "                                           (" SPO_DEFAULT_CA_FILE ")\n"
+    "  https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY (first one set, curl's order)\n"
+    "                        HTTP proxy for every connection, as http://[USER:PASSWORD@]HOST[:PORT]\n"
+    "                        (port 1080 if none, as in curl); tunnelled with CONNECT, and TLS is\n"
+    "                        still verified end to end. https:// and socks proxies are not supported\n"
+    "  no_proxy, NO_PROXY    hosts to reach directly: comma-separated names, each matching itself\n"
+    "                        and its subdomains (a leading '.' is optional), IP addresses exactly,\n"
+    "                        '*' for all; case-insensitive, ports ignored\n"
     "\n"
     "options:\n"
     "  --timeout SECONDS   connect/receive timeout (default 30)\n"
@@ -235,6 +242,7 @@ int main(int argc, char **argv)
     o.cfg.ca_file = env("SPO_CA_FILE");
     o.cloud = env("SPO_CLOUD");
     o.jwt_alg = env("SPO_JWT_ALG");
+    spo_cli_proxy_env(&o.cfg);
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
@@ -282,6 +290,7 @@ int main(int argc, char **argv)
         o.cfg.clock_note = clock_note;
         fprintf(stderr, "spo: signing in with %s%s\n", cert ? "the certificate in " : "the client secret",
                 cert ? cert : "");
+        o.cfg.proxy_trace = spo_cli_proxy_trace;
     }
 
     const char *missing = !o.cfg.tenant ? "AZURE_TENANT_ID (or --tenant)"
@@ -299,6 +308,7 @@ int main(int argc, char **argv)
         spo_cli_wipe(secret, strlen(secret));
     if (password)
         spo_cli_wipe(password, strlen(password));
+    spo_cli_proxy_wipe_env();
     int status = 0;
     if (rc != SPO_OK && cert && client.cert.problem != SPO_CERT_OK) {
         spo_cli_explain_cert(&client, cert);

@@ -154,6 +154,8 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
                  (unsigned long long)delivered);
     const char *ca = cfg->ca_pem ? "the built-in bundle"
                      : cfg->ca_file ? cfg->ca_file : SPO_DEFAULT_CA_FILE;
+    if (spo_cli_explain_proxy(c, cfg, what, rc, partial))
+        return;
 
     if (c->clock_unknown) {
         fprintf(stderr, "spo: %s failed: %s\n", what, d->message);
@@ -199,8 +201,8 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
                       : why & SPO_TLS_BAD_FUTURE ? "the certificate is not valid yet: the device clock is probably wrong"
                       : why & SPO_TLS_BAD_UNTRUSTED ? "it is not signed by a CA in the trusted bundle: set SPO_CA_FILE to the right PEM bundle"
                       : "it was refused (revoked, wrong key usage or weak signature)";
-        fprintf(stderr, "spo: %s failed%s: the TLS certificate of %s was refused: %s (trusted bundle: %s)\n",
-                what, partial, host, r, ca);
+        fprintf(stderr, "spo: %s failed%s: the TLS certificate of %s was refused: %s (trusted bundle: %s)%s\n",
+                what, partial, host, r, ca, spo_cli_proxy_tls_hint(c));
         return;
     }
     case SPO_E_TLS_POOL:

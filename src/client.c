@@ -253,7 +253,22 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
         trust.pem_path = cfg->ca_file ? cfg->ca_file : SPO_DEFAULT_CA_FILE;
     }
     uint32_t timeout = cfg->timeout_ms ? cfg->timeout_ms : SPO_TIMEOUT_MS;
-    if ((rc = spo_tls_init(&c->tls, port, &trust, timeout)) != SPO_OK)
+    const spo_port *below_tls = port;
+    if (cfg->proxy && *cfg->proxy) {
+        /* the proxy is a port wrapper: TLS runs through its tunnels as over TCP */
+        if ((rc = spo_proxy_init(&c->proxy, port, cfg->proxy, cfg->no_proxy)) != SPO_OK) {
+            msg_put(d, 0, rc == SPO_E_TOO_LONG
+                              ? "the proxy URL's host or credentials are longer than their "
+                                "buffers (SPO_PROXY_HOST_MAX, SPO_PROXY_CRED_MAX): rebuild with "
+                                "larger ones"
+                              : "the proxy URL is not http://[user:password@]host[:port]");
+            return rc;
+        }
+        c->proxy.trace = cfg->proxy_trace;
+        c->proxy.trace_ctx = cfg->trace_ctx;
+        below_tls = &c->proxy.port;
+    }
+    if ((rc = spo_tls_init(&c->tls, below_tls, &trust, timeout)) != SPO_OK)
         return rc;
 
     spo_http_transport tr = { &c->tls, tr_connect, tr_send, tr_recv, tr_close };

@@ -32,6 +32,13 @@ const char *spo_strerror(int status)
     case SPO_E_ENTROPY: return "no entropy";
     case SPO_E_ABORTED: return "stopped by a callback";
     case SPO_E_INTERNAL: return "internal error";
+    case SPO_E_PROXY_URL: return "unsupported or malformed proxy URL";
+    case SPO_E_PROXY_CONNECT: return "could not connect to the proxy";
+    case SPO_E_PROXY_AUTH: return "proxy authentication required";
+    case SPO_E_PROXY_REFUSED: return "the proxy refused the tunnel";
+    case SPO_E_PROXY_CLOSED: return "the proxy closed the connection during CONNECT";
+    case SPO_E_PROXY_ANSWER: return "malformed proxy answer";
+    case SPO_E_PROXY_TOO_BIG: return "proxy answer too large";
     default: return "unknown error";
     }
 }

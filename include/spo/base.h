@@ -37,7 +37,14 @@ typedef enum spo_status {
     SPO_E_DEADLINE = -25,      /* the overall deadline passed */
     SPO_E_ENTROPY = -26,       /* the port could not provide random bytes */
     SPO_E_ABORTED = -27,       /* a callback asked to stop */
-    SPO_E_INTERNAL = -28       /* a bug in spo: please report */
+    SPO_E_INTERNAL = -28,      /* a bug in spo: please report */
+    SPO_E_PROXY_URL = -40,     /* the proxy URL is malformed or not http:// */
+    SPO_E_PROXY_CONNECT = -41, /* the proxy could not be reached */
+    SPO_E_PROXY_AUTH = -42,    /* the proxy answered CONNECT with 407 (or 401): credentials missing or wrong */
+    SPO_E_PROXY_REFUSED = -43, /* the proxy answered CONNECT with another non-2xx status */
+    SPO_E_PROXY_CLOSED = -44,  /* the proxy closed the connection before answering CONNECT */
+    SPO_E_PROXY_ANSWER = -45,  /* the proxy's answer to CONNECT is not HTTP */
+    SPO_E_PROXY_TOO_BIG = -46  /* the proxy's answer to CONNECT exceeds SPO_PROXY_ANSWER_MAX */
 } spo_status;
 
 /* A run of bytes that is not NUL-terminated. */

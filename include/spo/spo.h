@@ -37,6 +37,7 @@
 
 #include "spo/auth.h"
 #include "spo/graph.h"
+#include "spo/proxy.h"
 #include "spo/tls.h"
 
 #define SPO_VERSION "0.1.0"
@@ -96,6 +97,13 @@ typedef struct spo_config {
      * (offset_s: corrected wall - port wall; why: "clock before the build date" or
      * "AADSTS700024"). */
     void (*clock_note)(void *ctx, int64_t offset_s, const char *why);
+    /* An HTTP proxy for every connection (token endpoint and Graph alike), as
+     * http://[user:password@]host[:port] (see spo_proxy_url_parse; the credentials are copied and
+     * zeroed at cleanup). NULL or "" = connect directly. */
+    const char *proxy;
+    const char *no_proxy;       /* hosts reached directly despite proxy (see spo_proxy_bypass);
+                                 * not copied: it must outlive the client */
+    spo_proxy_trace_fn proxy_trace; /* --verbose: one call per connection, with trace_ctx */
 } spo_config;
 
 typedef struct spo_client {
@@ -115,6 +123,7 @@ typedef struct spo_client {
     char scope[SPO_CFG_URL_MAX];
     spo_auth_config auth_cfg;
     spo_diag diag;
+    spo_proxy proxy;            /* the port under TLS when a proxy is configured */
     spo_tls tls;
     spo_http_conn http;
     spo_json_reader reader;
@@ -126,8 +135,8 @@ typedef struct spo_client {
 /* Check and copy the configuration, set up TLS, load the certificate credential if there is one
  * (nothing is sent yet). Returns SPO_OK, SPO_E_ARG (a required setting is missing or too long, or
  * the certificate file is unusable: see spo_client_diag()->message and, for the certificate,
- * c->cert.problem), SPO_E_TOO_LONG, SPO_E_URL, or a TLS status. Call spo_client_cleanup() in
- * every case. */
+ * c->cert.problem), SPO_E_TOO_LONG, SPO_E_URL, SPO_E_PROXY_URL, or a TLS status. Call
+ * spo_client_cleanup() in every case. */
 int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg);
 
 /* The current token, acquired or reused (fresh until 5 minutes before expiry). */

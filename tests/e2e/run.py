@@ -1639,6 +1639,337 @@ def _(t):
     if e.stats()["token_requests"] != 2:
         raise Fail("%d token requests, expected exactly 2" % e.stats()["token_requests"])
     no_cert_leaks(r, e)
+# ---- proxy
+# HTTPS through an HTTP proxy: a real tinyproxy (Debian's package, installed by scripts/deps.sh),
+# started on a free loopback port with its own configuration in the run's temporary folder. Its log
+# records each CONNECT, which tells whether spo went through it; the emulator's stats tell what
+# reached the server through the tunnel.
+PROXY_USER, PROXY_PASS = "proxy.user-1", "Pr0xy-pass_9"   # tinyproxy's BasicAuth takes [-._a-z0-9]
+
+
+class TinyProxy:
+    def __init__(self, t, name, connect_ports, auth=False, listen="127.0.0.1"):
+        if not shutil.which("tinyproxy"):
+            raise Fail("tinyproxy is not installed (scripts/deps.sh installs it: apt-get install tinyproxy)")
+        d = os.path.join(t.tmp, "tinyproxy-" + name)
+        os.makedirs(d, exist_ok=True)
+        self.log_path = os.path.join(d, "tinyproxy.log")
+        open(self.log_path, "w").close()
+        self.listen = listen
+        self.port = free_port(listen)
+        conf = os.path.join(d, "tinyproxy.conf")
+        with open(conf, "w") as f:
+            f.write("Port %d\nListen %s\nTimeout 60\nMaxClients 20\nLogLevel Connect\n"
+                    "LogFile \"%s\"\nDisableViaHeader Yes\n" % (self.port, listen, self.log_path))
+            for p in connect_ports:
+                f.write("ConnectPort %d\n" % p)
+            if auth:
+                f.write("BasicAuth %s %s\n" % (PROXY_USER, PROXY_PASS))
+        self.err = open(os.path.join(d, "stderr.log"), "wb")
+        self.proc = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=self.err, stderr=self.err)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection((listen, self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("tinyproxy %s did not start (see %s)" % (name, d))
+                time.sleep(0.05)
+        self.mark()
+
+    def url(self, userinfo=""):
+        host = "[%s]" % self.listen if ":" in self.listen else self.listen
+        return "http://%s%s:%d" % (userinfo + "@" if userinfo else "", host, self.port)
+
+    def mark(self):
+        self.offset = os.path.getsize(self.log_path)
+
+    def connects(self):
+        """The CONNECT requests logged since the last mark()."""
+        time.sleep(0.1)     # tinyproxy logs from its own thread
+        with open(self.log_path, "rb") as f:
+            f.seek(self.offset)
+            text = f.read().decode("utf-8", "replace")
+        return re.findall(r"Request \(file descriptor \d+\): CONNECT (\S+) HTTP/1\.1", text)
+
+    def stop(self):         # called by Run.close() with the emulators
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.err.close()
+
+
+def free_port(host="127.0.0.1"):
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def tinyproxy(t, name, ports, auth=False, listen="127.0.0.1"):
+    key = "tinyproxy-" + name          # kept with the emulators so that Run.close() stops it
+    if key not in t.emus:
+        t.emus[key] = TinyProxy(t, name, ports, auth, listen)
+    t.emus[key].mark()
+    return t.emus[key]
+
+
+def server_untouched(e):
+    st = e.stats()      # one call: its own connection is counted in both figures
+    if st["connections"] != st["api_connections"] or st["http_requests"] or st["token_requests"]:
+        raise Fail("nothing may reach the server: %d connections (%d for the test API), %d requests"
+                   % (st["connections"], st["api_connections"], st["http_requests"]))
+
+
+def no_proxy_secret(r):
+    b64 = __import__("base64").b64encode(("%s:%s" % (PROXY_USER, PROXY_PASS)).encode())
+    for s in (PROXY_PASS.encode(), b64, b"wrong-Pass_7", b"Basic "):
+        if s in r.out or s in r.err:
+            raise Fail("a proxy credential (%r) appears in the output" % s)
+
+
+class FakeProxy:
+    """A proxy that misbehaves on purpose: answers every CONNECT with `answer` (or closes at once if
+    it is None) and keeps each request it read, for the cases tinyproxy cannot play."""
+    def __init__(self, answer):
+        self.answer, self.requests = answer, []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(10)
+                req = b""
+                try:
+                    while b"\r\n\r\n" not in req and len(req) < 16384:
+                        chunk = c.recv(4096)
+                        if not chunk:
+                            break
+                        req += chunk
+                    self.requests.append(req)
+                    if self.answer is not None:
+                        c.sendall(self.answer)
+                        time.sleep(0.2)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.sock.close()
+
+
+@case("proxy.broken_proxy_answers")
+def _(t):
+    e = main_emu(t)
+    for answer, needles in ((None, ("closed the connection instead of answering CONNECT",)),
+                            (b"SSH-2.0-OpenSSH_9.2p1\r\n", ("not HTTP", "SOCKS")),
+                            (b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * 9000 + b"\r\n\r\n",
+                             ("SPO_PROXY_ANSWER_MAX (8192)",))):
+        fp = FakeProxy(answer)
+        try:
+            r = t.spo_run(["token"], t.env(e, HTTPS_PROXY="http://%s:%s@127.0.0.1:%d"
+                                           % (PROXY_USER, PROXY_PASS.replace("-", "%2d"), fp.port)))
+        finally:
+            fp.stop()
+        expect_fail(r, "proxy 127.0.0.1:%d" % fp.port, *needles)
+        no_proxy_secret(r)
+        # the request, byte for byte: one CONNECT, Basic credentials of the decoded user info
+        b64 = __import__("base64").b64encode(("%s:%s" % (PROXY_USER, PROXY_PASS)).encode()).decode()
+        want = ("CONNECT localhost:%d HTTP/1.1\r\nHost: localhost:%d\r\nProxy-Authorization: Basic %s"
+                "\r\n\r\n" % (e.port, e.port, b64)).encode()
+        if fp.requests != [want]:
+            raise Fail("the proxy should have read exactly %r, got %r" % (want, fp.requests))
+    server_untouched(e)
+
+
+@case("proxy.token_and_sites_through_tinyproxy")
+def _(t):
+    e = main_emu(t)
+    px = tinyproxy(t, "open", [e.port])
+    env = t.env(e, HTTPS_PROXY=px.url())
+    r = t.spo_run(["token"], env)
+    expect_rc0(r)
+    if px.connects() != ["localhost:%d" % e.port]:
+        raise Fail("tinyproxy should have seen one CONNECT localhost:%d: %r" % (e.port, px.connects()))
+    px.mark()
+    e.configure()
+    r = t.spo_run(["sites", "--verbose"], env)
+    expect_exact(r, t.expected(100))
+    got = px.connects()
+    if got != ["localhost:%d" % e.port] * 2:   # the token endpoint's connection, then Graph's
+        raise Fail("tinyproxy should have seen two CONNECTs (token, Graph): %r" % got)
+    st = e.stats()
+    if st["tokens_issued"] != 1 or st["graph_requests"] != 1:
+        raise Fail("the emulator should see 1 token and 1 Graph request: %d, %d"
+                   % (st["tokens_issued"], st["graph_requests"]))
+    line = "spo: CONNECT localhost:%d via proxy 127.0.0.1:%d -> 200 in" % (e.port, px.port)
+    if r.err_text.count(line) != 2:
+        raise Fail("--verbose should say twice %r: %r" % (line, r.err_text[-600:]))
+    no_leaks(r, e)
+
+
+@case("proxy.credentials_accepted")
+def _(t):
+    e = main_emu(t)
+    px = tinyproxy(t, "auth", [e.port], auth=True)
+    # percent-encoded user info is decoded ('%2D' is '-', '%70' is 'p')
+    userinfo = PROXY_USER.replace("-", "%2D") + ":" + PROXY_PASS.replace("p", "%70")
+    r = t.spo_run(["sites", "--verbose"], t.env(e, https_proxy=px.url(userinfo)))
+    expect_exact(r, t.expected(100))
+    if px.connects() != ["localhost:%d" % e.port] * 2:
+        raise Fail("tinyproxy CONNECTs: %r" % px.connects())
+    no_proxy_secret(r)
+    no_leaks(r, e)
+
+
+@case("proxy.wrong_credentials_407")
+def _(t):
+    e = main_emu(t)
+    px = tinyproxy(t, "auth", [e.port], auth=True)
+    r = t.spo_run(["token", "--verbose"], t.env(e, HTTPS_PROXY=px.url(PROXY_USER + ":wrong-Pass_7")))
+    # tinyproxy 1.11 answers wrong credentials with 401, missing ones with 407: both are refusals
+    # of the proxy credentials
+    expect_fail(r, ("407", "401"), "proxy 127.0.0.1:%d" % px.port, "user name and password")
+    no_proxy_secret(r)
+    if r.out:
+        raise Fail("stdout not empty: %r" % r.out[:80])
+    server_untouched(e)
+    # no credentials at all: the message says where they go
+    px.mark()
+    r = t.spo_run(["token"], t.env(e, HTTPS_PROXY=px.url()))
+    expect_fail(r, "407", "http://USER:PASSWORD@")
+    if len(px.connects()) != 1:
+        raise Fail("one CONNECT expected, no retry of a refusal: %r" % px.connects())
+
+
+@case("proxy.refused_403")
+def _(t):
+    e = main_emu(t)
+    px = tinyproxy(t, "port443only", [443])    # CONNECT to the emulator's port is not allowed
+    r = t.spo_run(["sites"], t.env(e, HTTPS_PROXY=px.url()))
+    expect_fail(r, "refused to open a tunnel to localhost:%d" % e.port, "HTTP 403", "NO_PROXY")
+    if r.out:
+        raise Fail("stdout not empty: %r" % r.out[:80])
+    server_untouched(e)
+
+
+@case("proxy.no_proxy_goes_direct")
+def _(t):
+    e = main_emu(t)
+    px = tinyproxy(t, "open", [e.port])
+    for np in ("localhost", ".LOCALHOST", "example.com, localhost:1", "*"):
+        px.mark()
+        e.configure()
+        r = t.spo_run(["sites", "--verbose"], t.env(e, HTTPS_PROXY=px.url(), NO_PROXY=np))
+        expect_exact(r, t.expected(100))
+        if px.connects():
+            raise Fail("NO_PROXY=%r: tinyproxy saw %r" % (np, px.connects()))
+        if "directly, not through the proxy" not in r.err_text:
+            raise Fail("--verbose should say the connection is direct: %r" % r.err_text[-300:])
+    # a list that does not match still goes through the proxy (lower-case no_proxy wins)
+    px.mark()
+    r = t.spo_run(["token"], t.env(e, HTTPS_PROXY=px.url(), no_proxy="notlocalhost,host.localhost.example",
+                                   NO_PROXY="localhost"))
+    expect_rc0(r)
+    if px.connects() != ["localhost:%d" % e.port]:
+        raise Fail("no_proxy does not match: the CONNECT should go through tinyproxy: %r" % px.connects())
+
+
+@case("proxy.variable_precedence")
+def _(t):
+    e = main_emu(t)
+    px = tinyproxy(t, "open", [e.port])
+    # https_proxy before HTTPS_PROXY before all_proxy / ALL_PROXY, as curl reads them
+    for env in ({"https_proxy": px.url(), "HTTPS_PROXY": "socks5://127.0.0.1:1"},
+                {"ALL_PROXY": px.url()}):
+        px.mark()
+        r = t.spo_run(["token"], t.env(e, **env))
+        expect_rc0(r)
+        if len(px.connects()) != 1:
+            raise Fail("%r: tinyproxy CONNECTs %r" % (env, px.connects()))
+
+
+@case("proxy.ipv6_literals")
+def _(t):
+    # the proxy at [::1], and the server named by an IPv6 literal: CONNECT [::1]:PORT
+    e = main_emu(t)
+    px = tinyproxy(t, "ipv6", [e.port], listen="::1")
+    origin = "https://[::1]:%d" % e.port
+    r = t.spo_run(["sites", "--verbose"], t.env(e, HTTPS_PROXY=px.url(), AZURE_AUTHORITY_HOST=origin,
+                                                 SPO_GRAPH_URL=origin))
+    expect_exact(r, t.expected(100))
+    if px.connects() != ["[::1]:%d" % e.port] * 2:
+        raise Fail("tinyproxy CONNECTs: %r" % px.connects())
+    if "CONNECT [::1]:%d via proxy [::1]:%d -> 200" % (e.port, px.port) not in r.err_text:
+        raise Fail("--verbose: %r" % r.err_text[-400:])
+    # no_proxy names IPv6 addresses without brackets, as curl's
+    px.mark()
+    r = t.spo_run(["token"], t.env(e, HTTPS_PROXY=px.url(), AZURE_AUTHORITY_HOST=origin, NO_PROXY="::1"))
+    expect_rc0(r)
+    if px.connects():
+        raise Fail("NO_PROXY=::1 should go direct: %r" % px.connects())
+
+
+@case("proxy.down")
+def _(t):
+    e = main_emu(t)
+    port = free_port()     # nothing listens there
+    r = t.spo_run(["token"], t.env(e, HTTPS_PROXY="http://127.0.0.1:%d" % port))
+    expect_fail(r, "cannot connect to the proxy 127.0.0.1:%d" % port, "HTTPS_PROXY")
+    if r.elapsed > 10:
+        raise Fail("an unreachable proxy should fail at once, not after retries (%.1f s)" % r.elapsed)
+
+
+@case("proxy.unsupported_url")
+def _(t):
+    e = main_emu(t)
+    for url, shown in (("https://127.0.0.1:3128", "(https://)"),
+                       ("socks5://" + PROXY_USER + ":" + PROXY_PASS + "@127.0.0.1:1080", "(socks5://)"),
+                       ("http://127.0.0.1:3128/path", "http://[user:password@]host[:port]")):
+        r = t.spo_run(["token"], t.env(e, HTTPS_PROXY=url))
+        expect_fail(r, "HTTPS_PROXY is not a proxy URL spo can use", shown)
+        no_proxy_secret(r)
+    server_untouched(e)
+
+
+@case("proxy.tls_still_verified")
+def _(t):
+    # through the tunnel, the origin's certificate and host name are checked as on a direct line
+    e = main_emu(t)
+    px = tinyproxy(t, "open", [e.port])
+    r = t.spo_run(["token"], t.env(e, HTTPS_PROXY=px.url(), SPO_CA_FILE=os.path.join(t.pki, "untrusted-ca.pem")))
+    expect_fail(r, "not signed by a CA in the trusted bundle",
+                "through the proxy 127.0.0.1:%d: if that proxy inspects TLS" % px.port)
+    if px.connects() != ["localhost:%d" % e.port]:
+        raise Fail("the handshake should have gone through the tunnel: %r" % px.connects())
+    expect_no_request(e)
+    w = t.emulator("tls-wronghost", chain="wronghost-chain.pem", key="wronghost.key")
+    w.configure()
+    px2 = tinyproxy(t, "wronghost", [w.port])
+    r = t.spo_run(["token"], t.env(w, HTTPS_PROXY=px2.url()))
+    expect_fail(r, "does not name this host", "through the proxy")
+    # a direct connection gets no proxy hint
+    r = t.spo_run(["token"], t.env(w, HTTPS_PROXY=px2.url(), NO_PROXY="localhost"))
+    expect_fail(r, "does not name this host")
+    if "proxy" in r.err_text:
+        raise Fail("a direct connection's message mentions the proxy: %r" % r.err_text)
+    if len(px2.connects()) != 1:
+        raise Fail("the handshake should have gone through the tunnel: %r" % px2.connects())
+    expect_no_request(w)
 
 
 # ---- long runs (only with --long)

@@ -15,6 +15,7 @@ max_len() {
     token_response) echo 10000 ;;
     token_cache) echo 12400 ;;
     url) echo 4096 ;;
+    proxy) echo 10000 ;;  # past SPO_PROXY_ANSWER_MAX (8 KiB)
     retry_after) echo 128 ;;
     *) echo 8192 ;;
   esac

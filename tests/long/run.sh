@@ -21,6 +21,7 @@ port=$(cat "$run/port")
 export AZURE_TENANT_ID=aaaabbbb-0000-cccc-1111-dddd2222eeee
 export AZURE_CLIENT_ID=535fb089-9ff3-47b6-9bfb-4f1264799865
 export AZURE_CLIENT_SECRET='Xq8Q~fT3.kL_9zR-eP+wN/uY=bD4mG6hJ2sV7cA1'
+unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY  # the emulator is local: never through a proxy
 export AZURE_AUTHORITY_HOST=https://localhost:$port SPO_GRAPH_URL=https://localhost:$port
 export SPO_CA_FILE=$run/pki/ca.pem
 conf() { curl -sS --cacert "$SPO_CA_FILE" -X POST -d "$1" "https://localhost:$port/_emulator/config" >/dev/null; }

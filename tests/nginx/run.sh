@@ -132,6 +132,7 @@ echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*version: //') on 127.0.0.1:$port and 
 
 export AZURE_TENANT_ID=tenant1 AZURE_CLIENT_ID=535fb089-9ff3-47b6-9bfb-4f1264799865
 export AZURE_CLIENT_SECRET='Xq8Q~fT3.kL_9zR-eP+wN/uY=bD4mG6hJ2sV7cA1'
+unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY  # the emulator is local: never through a proxy
 export AZURE_AUTHORITY_HOST=$origin SPO_GRAPH_URL=$origin SPO_CA_FILE=$tmp/pki/ca.pem
 
 log=$tmp/logs/access.log
