@@ -76,4 +76,28 @@ int spo_graph_init(spo_graph *g, const char *graph_url, spo_http_conn *conn, spo
  * SPO_E_THROTTLED, SPO_E_URL_HOST, a JSON/HTTP/network status, or what fn returned. */
 int spo_graph_list_sites(spo_graph *g, const char *search, spo_site_fn fn, void *ctx);
 
+/* ---------------------------------------------------------------- quickXorHash */
+
+/* quickXorHash, the hash SharePoint reports for every file (file.hashes.quickXorHash), computed
+ * as the bytes stream by: no buffer beyond the 20-byte state, any split of the input gives the
+ * same result. Used to check an upload (and a download) end to end. */
+#define SPO_QXH_LEN 20 /* bytes of the hash */
+#define SPO_QXH_B64 29 /* its base64 text (28 characters, padded) + NUL */
+
+typedef struct spo_qxh {
+    uint8_t state[SPO_QXH_LEN];
+    uint32_t bit;    /* where the next input byte goes: (11 * length) mod 160 */
+    uint64_t length; /* bytes hashed so far */
+} spo_qxh;
+
+/* Start a new hash. */
+void spo_qxh_init(spo_qxh *h);
+
+/* Hash len more bytes (data may be NULL when len is 0). */
+void spo_qxh_update(spo_qxh *h, const uint8_t *data, size_t len);
+
+/* Write the base64 text of the hash of everything fed so far (as Graph shows it, e.g.
+ * "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" for no bytes). h is not changed: more may be fed after. */
+void spo_qxh_final(const spo_qxh *h, char out[SPO_QXH_B64]);
+
 #endif
