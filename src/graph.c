@@ -216,7 +216,7 @@ static int fetch_page(spo_graph *g, spo_site_fn fn, void *ctx)
             return rc;
         /* tok is "Bearer <token>", kept that way by the owner so it is never copied. */
         spo_http_header hdr[1] = { { "Authorization", tok, 1 } };
-        spo_http_request req = { "GET", &url, hdr, 1, NULL, 0 };
+        spo_http_request req = { "GET", &url, hdr, 1, NULL, 0, NULL, NULL, NULL };
 
         memset(g->diag, 0, sizeof *g->diag);
         g->next[0] = '\0';
