@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define RECORD_MAGIC "spo-upload 1"
+#define GONE_AT_END 1 /* internal: the session vanished after its last fragment was sent */
 
 int spo_upload_init(spo_upload *u, spo_graph *g, const spo_port *port)
 {
@@ -411,8 +412,10 @@ static int graph_call(spo_upload *u, const char *method, int kind, const body *b
                 return trc;
             continue;
         }
+        int unsure = rc < 0 || rc >= 500; /* the request may have run, its answer lost */
         if ((rc = wait_retry(u, rc, &a, &attempt, start)) != SPO_OK)
             return rc;
+        u->unsure |= (uint8_t)unsure;
     }
 }
 
@@ -623,6 +626,23 @@ static int check_item(spo_upload *u, const spo_upload_item *item)
     return SPO_OK;
 }
 
+/* After a request whose answer was lost, the service may hold the file already: a repeated PUT
+ * with conflictBehavior=fail then gets 409, and a session whose last fragment arrived is gone (404).
+ * If the item at the path has this file's size and quickXorHash, it is this upload: success. Else
+ * rc stands, with its diagnostic. */
+static int verify_remote(spo_upload *u, const char *drive, const char *remote, int rc,
+                         spo_upload_item *out)
+{
+    spo_diag keep = *u->g->diag;
+    if (hash_to(u, u->size) == SPO_OK &&
+        item_url(u, drive, remote, "?$select=id,name,size,file") == SPO_OK &&
+        graph_call(u, "GET", K_ITEM, NULL, NULL, 0, out) == 200 && check_item(u, out) == SPO_OK)
+        return SPO_OK;
+    *u->g->diag = keep;
+    memset(out, 0, sizeof *out);
+    return rc;
+}
+
 static int simple_put(spo_upload *u, const char *drive, const char *remote, spo_upload_item *out)
 {
     size_t pos;
@@ -635,6 +655,8 @@ static int simple_put(spo_upload *u, const char *drive, const char *remote, spo_
     static const spo_http_header ct = { "Content-Type", SPO_SPAN_LIT("application/octet-stream"), 0 };
     body b = { NULL, 0, 1, 0, u->size };
     rc = graph_call(u, "PUT", K_ITEM, &b, &ct, 1, out);
+    if (rc == SPO_E_GRAPH && u->g->diag->status == 409 && u->unsure)
+        return verify_remote(u, drive, remote, rc, out);
     if (rc < 0)
         return rc;
     if (u->progress)
@@ -718,8 +740,8 @@ static int send_fragments(spo_upload *u, uint64_t next, spo_upload_item *out)
             }
             continue;
         }
-        if (rc == 404)
-            return 404;
+        if (rc == 404) /* after the last fragment, it may be gone because it completed */
+            return end == u->size ? GONE_AT_END : 404;
         if (rc == SPO_E_FILE || rc == SPO_E_URL)
             return rc;
         if (rc == 429 || rc == 503) {
@@ -736,6 +758,8 @@ static int send_fragments(spo_upload *u, uint64_t next, spo_upload_item *out)
             return SPO_E_GRAPH;
         }
         rc = session_status(u, &next);
+        if (rc == 404 && end == u->size)
+            return GONE_AT_END; /* it may have completed: the answer to the last one was lost */
         if (rc)
             return rc;
     }
@@ -750,8 +774,13 @@ static int session_upload(spo_upload *u, const char *drive, const char *remote,
         rc = session_status(u, &next);
         if (rc == SPO_OK)
             u->resumed = 1;
-        else if (rc == 404)
-            record_remove(u); /* expired: start over */
+        else if (rc == 404) {
+            record_remove(u); /* expired, or completed by the earlier run after all */
+            if (verify_remote(u, drive, remote, 404, out) == SPO_OK) {
+                wipe(u->upload_url, sizeof u->upload_url);
+                return SPO_OK;
+            }
+        }
         else {
             wipe(u->upload_url, sizeof u->upload_url);
             return rc; /* keep the record: the next run may reach the service */
@@ -768,6 +797,12 @@ static int session_upload(spo_upload *u, const char *drive, const char *remote,
             next = 0;
         }
         rc = send_fragments(u, next, out);
+        if (rc == GONE_AT_END) {
+            rc = verify_remote(u, drive, remote, 404, out);
+            if (rc == SPO_OK)
+                break;
+            rc = 404;
+        }
         if (rc != 404)
             break;
         record_remove(u); /* the service forgot the session: a new one, from the first byte */
@@ -793,7 +828,7 @@ int spo_upload_file(spo_upload *u, const char *local, const char *drive, const c
         return SPO_E_ARG;
     u->local = local;
     u->sessions = u->resyncs = 0;
-    u->resumed = u->record_warning = 0;
+    u->resumed = u->record_warning = u->unsure = 0;
     u->g->retries_done = 0;
     spo_qxh_init(&u->h);
     u->h_off = 0;

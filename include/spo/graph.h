@@ -180,6 +180,7 @@ typedef struct spo_upload {
     int64_t mtime;
     uint64_t pos, body_start, body_end; /* the body source: next byte, and the request's range */
     uint64_t h_off;            /* h covers the file's bytes [0, h_off) */
+    uint8_t unsure;            /* a retried request may have run: its answer was lost */
     spo_qxh h;
     char key[SPO_STORE_KEY_MAX + 1];
     char upload_url[SPO_UPLOAD_URL_MAX]; /* a secret (it grants write access): zeroed after use */

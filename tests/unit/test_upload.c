@@ -96,6 +96,7 @@ typedef struct server {
     int in_body;
     uint64_t body_left, body_seen;
     char method[8], target[4096];
+    char body[256];      /* the start of a request body that is not a fragment */
     int has_auth;
     uint64_t cl, r_first, r_last, r_total;
     int has_range;
@@ -120,9 +121,11 @@ typedef struct server {
     int throttle_frag;   /* n-th fragment: 429 Retry-After: 2 */
     int die_after;       /* after n fragments every connect fails (the device lost power) */
     int bad_hash;
+    int exists;          /* the remote file exists (after a completed upload) */
+    int lose_put_answer; /* the simple PUT is stored but its answer is lost */
     int status_create;   /* createUploadSession answers this error status */
     /* what was seen */
-    int drops, frags, creates, gets, puts_graph, auth_on_up, bad_total, connects;
+    int item_gets, drops, frags, creates, gets, puts_graph, auth_on_up, bad_total, connects;
     uint64_t body_bytes;
 } server;
 
@@ -209,6 +212,10 @@ static void finish_request(void)
         if (!strcmp(S.method, "POST")) {
             assert_non_null(strstr(S.target, ":/createUploadSession"));
             S.creates++;
+            if (S.exists && strstr(S.body, "\"fail\"")) {
+                respond(409, "{\"error\":{\"code\":\"nameAlreadyExists\",\"message\":\"exists\"}}");
+                return;
+            }
             if (S.status_create) {
                 respond(S.status_create, "{\"error\":{\"code\":\"nameAlreadyExists\",\"message\":\"exists\"}}");
                 return;
@@ -222,10 +229,29 @@ static void finish_request(void)
             respond(200, b);
             return;
         }
+        if (!strcmp(S.method, "GET")) {
+            S.item_gets++;
+            assert_non_null(strstr(S.target, "?$select=id,name,size,file"));
+            if (S.exists)
+                respond_item(200);
+            else
+                respond(404, "{\"error\":{\"code\":\"itemNotFound\",\"message\":\"no\"}}");
+            return;
+        }
         assert_string_equal(S.method, "PUT");
         S.puts_graph++;
+        if (S.exists && strstr(S.target, "conflictBehavior=fail")) {
+            respond(409, "{\"error\":{\"code\":\"nameAlreadyExists\",\"message\":\"exists\"}}");
+            return;
+        }
         S.stored_len = S.cl;
+        S.exists = 1;
         respond_item(201);
+        if (S.lose_put_answer) {
+            S.lose_put_answer = 0;
+            S.resp_ready = 0;
+            S.connected = 0;
+        }
         return;
     }
     if (S.has_auth)
@@ -268,6 +294,8 @@ static void finish_request(void)
     S.got = S.r_last + 1;
     if (S.got == S.r_total) {
         S.stored_len = S.got;
+        S.exists = 1;
+        S.session = 0; /* a completed session is gone */
         respond_item(201);
     } else {
         snprintf(body_json, sizeof body_json,
@@ -322,6 +350,11 @@ static int t_send(void *ctx, const uint8_t *buf, size_t len)
         if (S.has_range && on_upload_host()) {
             if (S.r_first == S.got && S.r_first + S.body_seen + k <= FILE_MAX)
                 memcpy(S.stored + S.r_first + S.body_seen, buf, k);
+        } else if (!strcmp(S.method, "POST")) {
+            if (S.body_seen + k < sizeof S.body) {
+                memcpy(S.body + S.body_seen, buf, k);
+                S.body[S.body_seen + k] = '\0';
+            }
         } else if (S.body_seen + k <= FILE_MAX && !strcmp(S.method, "PUT")) {
             memcpy(S.stored + S.body_seen, buf, k);
         }
@@ -474,6 +507,7 @@ static void test_empty_and_one_byte_and_4mib(void **state)
 {
     (void)state;
     static const uint64_t sizes[] = { 0, 1, SPO_UPLOAD_SIMPLE_MAX };
+    U.conflict = SPO_CONFLICT_REPLACE;
     for (size_t i = 0; i < 3; i++) {
         make_file(sizes[i]);
         S.stored_len = 12345;
@@ -653,10 +687,12 @@ static void test_resume_not_for_changed_file(void **state)
     assert_int_equal(S.creates, 2);
     assert_stored_equal();
     /* another destination is another record: no resume either */
+    U.conflict = SPO_CONFLICT_REPLACE;
     S.die_after = S.frags + 1;
     assert_int_equal(up("b.bin"), SPO_E_NET_CONNECT);
     S.die_after = 0;
     client_new();
+    U.conflict = SPO_CONFLICT_REPLACE;
     assert_int_equal(up("c.bin"), SPO_OK);
     assert_int_equal(U.resumed, 0);
 }
@@ -678,6 +714,54 @@ static void test_resume_expired_session(void **state)
     assert_stored_equal();
 }
 
+/* ---------------------------------------------------------------- answers lost after success */
+
+static void test_small_answer_lost(void **state)
+{
+    (void)state;
+    make_file(5000);
+    S.lose_put_answer = 1;
+    assert_int_equal(up("a.bin"), SPO_OK); /* the resend gets 409; the file there is this one */
+    assert_stored_equal();
+    assert_int_equal(S.puts_graph, 2);
+    assert_int_equal(S.item_gets, 1);
+    /* a different file of that name is still a 409 */
+    make_file(5001);
+    assert_int_equal(up("a.bin"), SPO_E_GRAPH);
+    assert_int_equal(D.status, 409);
+    assert_int_equal(S.item_gets, 1); /* no doubt about this answer: nothing to check */
+}
+
+static void test_session_last_answer_lost(void **state)
+{
+    (void)state;
+    make_file(BIG + 10);
+    S.lose_answer = (int)((file_size + FRAG - 1) / FRAG); /* the last fragment */
+    assert_int_equal(up("a.bin"), SPO_OK);
+    assert_stored_equal();
+    assert_int_equal(S.creates, 1); /* not a second session: the file is there */
+    assert_int_equal(S.item_gets, 1);
+    assert_int_equal(rec_len, -1);
+}
+
+static void test_resume_finds_it_done(void **state)
+{
+    (void)state;
+    make_file(BIG + 10);
+    S.lose_answer = (int)((file_size + FRAG - 1) / FRAG);
+    S.die_after = S.lose_answer; /* and the device dies right then */
+    G.max_retries = 0;
+    assert_true(up("a.bin") < 0);
+    assert_true(rec_len > 0);
+    S.die_after = 0;
+    client_new();
+    assert_int_equal(up("a.bin"), SPO_OK);
+    assert_stored_equal();
+    assert_int_equal(S.creates, 1);
+    assert_int_equal(S.item_gets, 1);
+    assert_int_equal(rec_len, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -695,6 +779,9 @@ int main(void)
         cmocka_unit_test_setup(test_resume_after_power_loss, setup),
         cmocka_unit_test_setup(test_resume_not_for_changed_file, setup),
         cmocka_unit_test_setup(test_resume_expired_session, setup),
+        cmocka_unit_test_setup(test_small_answer_lost, setup),
+        cmocka_unit_test_setup(test_session_last_answer_lost, setup),
+        cmocka_unit_test_setup(test_resume_finds_it_done, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
