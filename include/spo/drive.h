@@ -3,9 +3,10 @@
  *
  * Addresses follow Microsoft Graph v1.0: a site by id (/sites/{host,guid,guid}) or by
  * server-relative path (/sites/{host}:/{path}), a drive by id (/drives/{id}), an item by path under
- * the drive's root (/drives/{id}/root:/{path}:). Every piece taken from the user is percent-encoded per path
- * segment, so a name with spaces, '#', '?', '%', ':' or non-ASCII letters addresses that item and
- * nothing else. All state lives in the caller's spo_graph and in the fixed buffers below. */
+ * the drive's root (/drives/{id}/root:/{path}:). Every piece taken from the user is
+ * percent-encoded per path segment, so a name with spaces, '#', '?', '%', ':' or non-ASCII letters
+ * addresses that item and nothing else. All state lives in the caller's spo_graph and in the fixed
+ * buffers below. */
 #ifndef SPO_DRIVE_H
 #define SPO_DRIVE_H
 
