@@ -72,6 +72,45 @@ typedef struct spo_graph {
 int spo_graph_init(spo_graph *g, const char *graph_url, spo_http_conn *conn, spo_json_reader *r,
                    spo_diag *diag, spo_token_fn get_token, void *token_ctx);
 
+/* One Graph request, run on g->url (which the caller fills: the Graph root, then a path) with the
+ * same token handling, retries and backoff as the sites listing: a 401 gets one new token; 429,
+ * 5xx and lost connections are retried with Retry-After or backoff. */
+typedef struct spo_graph_req {
+    const char *method;          /* NULL = GET */
+    const char *content_type;    /* Content-Type of body, or NULL */
+    const uint8_t *body;         /* may be NULL; body_len bytes */
+    size_t body_len;
+    /* Values captured from a 2xx body; at most SPO_JSON_MAX_CAPTURES - 3 (the error fields are
+     * spo's), - 5 for spo_graph_list (the paging fields too). Copied back on success. */
+    spo_json_capture *caps;
+    size_t ncaps;
+    /* Elements of the array at coll (spo_graph_call) or "value" (spo_graph_list), each handed to
+     * on_elem as it is parsed, exactly once even when a page is fetched again after a failure.
+     * A non-zero return stops the request, which returns that value. */
+    const char *const *coll;
+    spo_json_elem_fn on_elem;
+    void *elem_ctx;
+    /* 1: the request changes something (POST): it is repeated only when it cannot have run (429,
+     * 503, or no connection), never after a lost answer. */
+    uint8_t not_idempotent;
+    /* 1: a 3xx is a success: its Location goes to location (SPO_E_TOO_LONG if it does not fit),
+     * and it is never followed here (the token stays with Graph). */
+    uint8_t accept_redirect;
+    char *location;
+    size_t location_cap;
+    int status;                  /* out: the HTTP status of the last answer (0 if none) */
+} spo_graph_req;
+
+/* Run r on g->url. Returns SPO_OK (any 2xx, or a 3xx with accept_redirect: see r->status),
+ * SPO_E_GRAPH (diag has the status, error.code, message and request-id), SPO_E_THROTTLED,
+ * SPO_E_URL_HOST (g->url is not on the Graph origin), a JSON/HTTP/network status, or what on_elem
+ * returned. */
+int spo_graph_call(spo_graph *g, spo_graph_req *r);
+
+/* Like spo_graph_call for a collection: the answer must hold a "value" array, whose elements go to
+ * r->on_elem, and every @odata.nextLink is followed (same origin only). */
+int spo_graph_list(spo_graph *g, spo_graph_req *r);
+
 /* List sites: GET /v1.0/sites?$select=id,displayName,webUrl, or with search=TEXT when search is
  * not NULL, following every page. Returns SPO_OK, SPO_E_GRAPH (diag has status, code, request-id),
  * SPO_E_THROTTLED, SPO_E_URL_HOST, a JSON/HTTP/network status, or what fn returned. */

@@ -149,6 +149,11 @@ int spo_json_unescape(const char *src, size_t len, char *dst, size_t cap, size_t
 int spo_json_elem_string(const spo_json_elem *e, const char *key, char *dst, size_t cap,
                          size_t *out_len);
 
+/* In an element that is an object, the index in e->tok of the value of member key (compared after
+ * unescaping; the last one if it repeats), so that its type and text can be examined. Returns the
+ * index (>= 1), SPO_E_JSON_SHAPE (not an object, or no such member) or SPO_E_ARG. */
+int spo_json_elem_member(const spo_json_elem *e, const char *key);
+
 /* Write s (UTF-8, len bytes) as a JSON string with quotes, escaping ", \ and control characters
  * (as \n, \t, ... or \u00XX); other bytes pass through unchanged so UTF-8 survives byte for byte.
  * Output goes through put, in pieces. Returns SPO_OK, SPO_E_ARG if s is not valid UTF-8 (checked

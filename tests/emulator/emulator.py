@@ -26,6 +26,8 @@ import time
 import urllib.parse
 import uuid
 
+import drive as drive_mod
+
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 SITE_FIELDS = ("createdDateTime", "description", "id", "lastModifiedDateTime", "name", "webUrl",
@@ -119,6 +121,8 @@ CHOICES = {
     "malformed_mode": ("truncated", "invalid", "badutf8", "html", "shape", "deep", "deep-object"),
     "slow_target": ("graph", "token"), "slow_where": ("headers", "body"),
 }
+DEFAULTS.update(drive_mod.DEFAULTS)     # document libraries, uploads, downloads, lists (drive.py)
+CHOICES.update(drive_mod.CHOICES)
 
 
 def _coerce(key, value):
@@ -313,6 +317,8 @@ class Conn:
         self.sock = sock
         self.buf = b""
         self.dropped = False
+        self.body_left = 0      # bytes of a deferred (streamed) request body still on the socket
+        self.defer = None       # defer(conn, req) -> True: leave the body for the handler (drive.py)
 
     def _fill(self):
         data = self.sock.recv(65536)
@@ -369,12 +375,16 @@ class Conn:
             if len(cl) != 1 or not cl[0].isdigit():
                 raise HttpError("400")
             n = int(cl[0])
-            if n > MAX_BODY:
+            if self.defer is not None and self.defer(self, req):
+                req.body = None
+                self.body_left = n
+            elif n > MAX_BODY:
                 raise HttpError("413")
-            while len(self.buf) < n:
-                if not self._fill():
-                    raise HttpError("400")
-            req.body, self.buf = self.buf[:n], self.buf[n:]
+            else:
+                while len(self.buf) < n:
+                    if not self._fill():
+                        raise HttpError("400")
+                req.body, self.buf = self.buf[:n], self.buf[n:]
         else:
             req.body = b""
         t = req.target
@@ -437,6 +447,7 @@ class Emulator:
         self.tokens = collections.OrderedDict()   # token -> expiry (epoch)
         self.key = os.urandom(16)                  # skiptoken integrity
         self.log = False
+        self.drive = drive_mod.DriveService(self, make_site, SITE_FIELDS)
         self.reset_stats()
         self.reset_faults()
 
@@ -456,6 +467,7 @@ class Emulator:
                 "faults": {}, "recent": [], "last_graph_headers": None,
                 "last_request_id": None, "retry_gaps": [], "header_page_lines": None,
             }
+            self.stats.update(drive_mod.DriveService.fresh_stats())
 
     def reset_faults(self):
         self.throttle_served = 0
@@ -464,6 +476,8 @@ class Emulator:
         self.fired = set()
         self.resp_counter = 0
         self.throttle_sent_at = None    # monotonic time the last throttled/5xx answer was written
+        if getattr(self, "drive", None):
+            self.drive.reset_faults()
 
     def bump(self, key, sub=None, n=1):
         with self.lock:
@@ -512,6 +526,8 @@ class Emulator:
         self.bump("tls_versions", sock.version() or "?")
         self.bump("open_connections")
         conn = Conn(sock)
+        on_sp = self.drive.is_sp(sock)
+        conn.defer = lambda c, r: drive_mod.defer_body(c, r, on_sp)
         served = 0
         first_api = False
         try:
@@ -529,7 +545,9 @@ class Emulator:
                 served += 1
                 if served == 1:
                     first_api = req.path.startswith("/_emulator/")
-                keep = self.dispatch(conn, req, addr)
+                keep = self.dispatch(conn, req, addr, on_sp)
+                if conn.body_left and not (keep and drive_mod.drain(conn)):
+                    break
                 mr = int(self.cfg["max_requests_per_conn"] or 0)
                 if not keep or (mr and served >= mr):
                     break
@@ -569,11 +587,11 @@ class Emulator:
             pass
 
     # ---- routing
-    def dispatch(self, conn, req, addr):
+    def dispatch(self, conn, req, addr, on_sp=False):
         host = req.header("host", "")
         client_close = (req.header("connection", "").lower() == "close" or
                         (req.version == "HTTP/1.0" and req.header("connection", "").lower() != "keep-alive"))
-        if req.path.startswith("/_emulator/"):
+        if req.path.startswith("/_emulator/") and not on_sp:
             self.bump("api_requests")
             return self.api(conn, req, addr) and not client_close
         self.bump("http_requests")
@@ -589,6 +607,8 @@ class Emulator:
             del rec[:-200]
         if self.log:
             sys.stderr.write("emulator: %s %s host=%s\n" % (req.method, req.target[:200], host))
+        if on_sp:       # the SharePoint host: upload sessions and downloads (drive.py)
+            return self.drive.sp(conn, req, close)
         if len(segs) == 5 and segs[2:] == ["oauth2", "v2.0", "token"]:
             return self.token(conn, req, segs[1], close)
         if len(segs) == 5 and segs[2:] == ["v2.0", ".well-known", "openid-configuration"]:
@@ -608,11 +628,14 @@ class Emulator:
             payload = json.loads(req.body or b"{}")
         except ValueError:
             return self.json_reply(conn, 400, {"error": "body is not JSON"})
+        if p.startswith("/_emulator/drive/"):
+            return self.drive.api(conn, req, payload)
         if p == "/_emulator/stats" and req.method == "GET":
             with self.lock:
                 snap = json.loads(json.dumps(self.stats))
             snap["issued_valid_tokens"] = sum(1 for e in self.tokens.values() if e > time.time())
             snap["port"] = self.port
+            snap["sp_port"] = self.drive.sp_port
             return self.json_reply(conn, 200, snap)
         if p == "/_emulator/config" and req.method == "GET":
             return self.json_reply(conn, 200, self.cfg)
@@ -1026,6 +1049,9 @@ class Emulator:
             with self.lock:
                 self.throttle_sent_at = time.monotonic()
             return keep
+        answered = self.drive.graph(conn, req, close)     # sites/{id}, drives, items, lists (drive.py)
+        if answered is not None:
+            return answered
         if req.method != "GET":
             return self.graph_error(conn, req, 405, "BadRequest",
                                     "Specified HTTP method is not allowed for the request target.", close)
@@ -1498,6 +1524,8 @@ def main(argv=None):
     ctx = make_ctx(args)
     servers, port = listen(args.host, args.port, emu, ctx)
     emu.port = port
+    sp_servers, emu.drive.sp_port = listen(args.host, int(cfg["sp_port"]), emu, ctx)
+    servers += sp_servers
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:
             f.write("%d\n" % port)

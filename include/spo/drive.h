@@ -1,0 +1,120 @@
+/* spo — document libraries: addressing a site and a drive, item paths, listing a folder, creating
+ * folders, an item's metadata and its download URL.
+ *
+ * Addresses follow Microsoft Graph v1.0: a site by id (/sites/{host,guid,guid}) or by
+ * server-relative path (/sites/{host}:/{path}), a drive by id (/drives/{id}), an item by path under
+ * the drive's root (/drives/{id}/root:/{path}:). Every piece taken from the user is
+ * percent-encoded per path segment, so a name with spaces, '#', '?', '%', ':' or non-ASCII letters
+ * addresses that item and nothing else. All state lives in the caller's spo_graph and in the fixed
+ * buffers below. */
+#ifndef SPO_DRIVE_H
+#define SPO_DRIVE_H
+
+#include "spo/graph.h"
+
+#ifndef SPO_SITE_ID_MAX
+#define SPO_SITE_ID_MAX 256 /* a site id "host,guid,guid" + NUL (a host is at most 253 bytes) */
+#endif
+#ifndef SPO_DRIVE_ID_MAX
+#define SPO_DRIVE_ID_MAX 128 /* a drive id ("b!" + 64 base64url characters today) + NUL */
+#endif
+#ifndef SPO_ITEM_ID_MAX
+#define SPO_ITEM_ID_MAX 128 /* a driveItem or listItem id (34 characters today) + NUL */
+#endif
+#ifndef SPO_DRIVE_NAME_MAX
+#define SPO_DRIVE_NAME_MAX 256 /* a document library's display name (--drive) + NUL */
+#endif
+#ifndef SPO_DRIVE_BODY_MAX
+#define SPO_DRIVE_BODY_MAX 1024 /* the JSON body that creates one folder (its name escaped) */
+#endif
+
+/* What a request addressed, so that a 404 can say which part was not found. */
+typedef enum spo_drive_part {
+    SPO_PART_NONE = 0,
+    SPO_PART_SITE,  /* the site (SITE argument) */
+    SPO_PART_DRIVE, /* the document library (--drive, or the site's default) */
+    SPO_PART_ITEM,  /* the file or folder path */
+    SPO_PART_LIST   /* the list (list-add) */
+} spo_drive_part;
+
+/* A resolved site and drive. */
+typedef struct spo_drive_ref {
+    char site_id[SPO_SITE_ID_MAX];
+    char drive_id[SPO_DRIVE_ID_MAX];
+    spo_drive_part failed; /* set by every function here: the part the failing request addressed */
+} spo_drive_ref;
+
+/* Append to dst at *pos (dst stays NUL-terminated) the Graph path that addresses site, which is
+ *  - a site id "host,guid,guid" (letters, digits, '.', '-', '_' and two commas): "/sites/ID";
+ *  - "host:/server/relative/path": "/sites/host:/server/relative/path" (each segment encoded);
+ *  - "https://host/server/relative/path" (a site URL as the browser shows it; %XX in it is
+ *    decoded first, so a copied URL with %20 works): the same as above;
+ *  - "host" alone or "https://host/": the root site, "/sites/host".
+ * A query, fragment, port or user part in the URL, an empty, "." or ".." segment, or anything
+ * else is SPO_E_ARG; SPO_E_TOO_LONG when dst is full. */
+int spo_site_path_append(char *dst, size_t cap, size_t *pos, const char *site);
+
+/* Append the item path p ("a/b/c.txt"; leading, trailing and doubled '/' ignored) to dst with each
+ * segment percent-encoded (unreserved bytes kept, everything else %XX, '/' between segments).
+ * *segments (may be NULL) receives the number of segments; "" or "/" is the root (0 segments, and
+ * nothing is appended). A "." or ".." segment, a control character or a backslash is SPO_E_ARG
+ * (SharePoint refuses those names, and ".." would address another folder than the one named). */
+int spo_item_path_append(char *dst, size_t cap, size_t *pos, const char *p, size_t *segments);
+
+/* Resolve site (as spo_site_path_append takes it) to its id with GET /v1.0/sites/{...}?$select=id,
+ * then the drive: the document library whose name is drive_name (through /sites/{id}/drives, every
+ * page), or the site's default drive (/sites/{id}/drive) when drive_name is NULL. Returns SPO_OK,
+ * SPO_E_ARG (a malformed site), SPO_E_GRAPH with out->failed naming the part (404 on the site: the
+ * site; no library of that name: SPO_E_GRAPH with diag status 404 and out->failed SPO_PART_DRIVE),
+ * or a status from spo_graph_call. */
+int spo_drive_resolve(spo_graph *g, const char *site, const char *drive_name, spo_drive_ref *out);
+
+/* One child of a folder; strings are UTF-8 (NUL-terminated, valid during the callback only). */
+typedef struct spo_item {
+    const char *id;
+    size_t id_len;
+    const char *name;
+    size_t name_len;
+    const char *modified;  /* lastModifiedDateTime as Graph wrote it, "" if absent */
+    size_t modified_len;
+    uint64_t size;         /* bytes; 0 when has_size is 0 */
+    uint8_t has_size;
+    uint8_t folder;        /* the item has a "folder" facet */
+} spo_item;
+
+/* Return 0 to go on, non-zero to stop the listing (which then returns that value). */
+typedef int (*spo_item_fn)(void *ctx, const spo_item *item);
+
+/* List the children of the folder at path ("" or NULL: the root) in d's drive, every page. Items
+ * without an id or name, or with a size that is not a non-negative integer, are SPO_E_JSON_SHAPE.
+ * Returns SPO_OK, or as spo_graph_list (d->failed = SPO_PART_ITEM on a Graph error). */
+int spo_drive_list(spo_graph *g, spo_drive_ref *d, const char *path, spo_item_fn fn, void *ctx);
+
+/* Create the folder at path and each missing parent: POST .../children with
+ * "@microsoft.graph.conflictBehavior":"fail" per segment; a segment that exists already is fine if
+ * it is a folder (checked with a GET), and SPO_E_GRAPH with diag status 409 if it is a file.
+ * *created (may be NULL) counts the folders made. Returns SPO_OK or as spo_graph_call. */
+int spo_drive_mkdir(spo_graph *g, spo_drive_ref *d, const char *path, unsigned *created);
+
+#ifndef SPO_QXH_TEXT_MAX
+#define SPO_QXH_TEXT_MAX 48 /* a quickXorHash in base64 (28 characters) + NUL, with room */
+#endif
+
+/* What a download needs to know about a file. */
+typedef struct spo_item_meta {
+    char id[SPO_ITEM_ID_MAX];
+    char qxh[SPO_QXH_TEXT_MAX]; /* file.hashes.quickXorHash, "" when the service gave none */
+    uint64_t size;
+    uint8_t folder;             /* the path names a folder */
+} spo_item_meta;
+
+/* GET /drives/{d}/root:/{path}?$select=id,size,file,folder. SPO_OK, or as spo_graph_call. */
+int spo_drive_item(spo_graph *g, spo_drive_ref *d, const char *path, spo_item_meta *out);
+
+/* GET /drives/{d}/items/{id}/content, which answers 302 with a pre-authenticated URL on another
+ * host: that URL (a secret: it carries a tempauth token) goes to url. SPO_OK, SPO_E_TOO_LONG, or
+ * as spo_graph_call; a 2xx without a redirect is SPO_E_GRAPH. */
+int spo_drive_content_url(spo_graph *g, spo_drive_ref *d, const char *item_id, char *url,
+                          size_t cap);
+
+#endif
