@@ -17,6 +17,9 @@ typedef struct opts {
     int json, raw, verbose, help;
     spo_config cfg;
     const char *cloud;
+    char **pos;   /* positional arguments after the command (put), compacted into argv */
+    int npos;
+    const char *drive, *if_exists, *fragment;
 } opts;
 
 static const char USAGE[] =
@@ -28,6 +31,8 @@ static const char USAGE[] =
     "commands:\n"
     "  token            acquire an app-only token; print that it worked and when it expires\n"
     "  sites            list the tenant's sites, one per line: displayName<TAB>webUrl\n"
+    "  put SITE LOCAL... REMOTE_PATH\n"
+    "                   upload files to a document library, each checked (size, quickXorHash)\n"
     "\n"
     "configuration (environment, Azure Identity's names; the options override):\n"
     "  AZURE_TENANT_ID       --tenant ID        Directory (tenant) ID or verified domain\n"
@@ -64,6 +69,21 @@ static const char USAGE_SITES[] =
     "object per line: {\"id\":...,\"displayName\":...,\"webUrl\":...}, strings byte for byte as\n"
     "Graph sent them. Needs the Application permission Sites.Read.All with admin consent.\n"
     "If the listing fails part-way the exit status is 1: a partial list never exits 0.\n";
+
+static const char USAGE_PUT[] =
+    "usage: spo put SITE LOCAL... REMOTE_PATH [--drive NAME] [--if-exists fail|replace|rename]\n"
+    "               [--fragment-size BYTES] [--json]\n"
+    "\n"
+    "Upload LOCAL to REMOTE_PATH in the site's default document library (or the library called\n"
+    "NAME). With several LOCAL files, or a REMOTE_PATH ending in '/', REMOTE_PATH is a folder and\n"
+    "each file keeps its name; missing folders are created. SITE is a site id, host:/sites/path\n"
+    "or the site's URL. Files up to 4 MiB go in one request; larger ones by an upload session in\n"
+    "fragments of BYTES (a multiple of 327680; default 3276800), which survives lost connections\n"
+    "and, when run again for the same unchanged file, a restart or power loss. One line per file\n"
+    "on stdout, name<TAB>size<TAB>id (--json: one object per line), printed only once the\n"
+    "service's copy has the same size and quickXorHash as the local file. --if-exists: fail\n"
+    "(default), replace (a new version) or rename (keep both). Needs the Application permission\n"
+    "Sites.ReadWrite.All. Exit status 1 if any file failed; stderr names each.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -171,7 +191,10 @@ static int parse_args(int argc, char **argv, opts *o)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) o->help = 1;
         else if (!strcmp(a, "--version")) { printf("spo %s (mbedTLS 3.6, jsmn 1.1)\n", SPO_VERSION); exit(0); }
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) o->verbose = 1;
-        else if (!strcmp(a, "--json") && o->cmd && !strcmp(o->cmd, "sites")) o->json = 1;
+        else if (!strcmp(a, "--json") && o->cmd && (!strcmp(o->cmd, "sites") || !strcmp(o->cmd, "put"))) o->json = 1;
+        else if (!strcmp(a, "--drive") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->drive);
+        else if (!strcmp(a, "--if-exists") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->if_exists);
+        else if (!strcmp(a, "--fragment-size") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->fragment);
         else if (!strcmp(a, "--raw") && o->cmd && !strcmp(o->cmd, "token")) o->raw = 1;
         else if (!strcmp(a, "--search") && o->cmd && !strcmp(o->cmd, "sites")) TAKE(o->search);
         else if (!strcmp(a, "--tenant")) TAKE(o->cfg.tenant);
@@ -188,12 +211,14 @@ static int parse_args(int argc, char **argv, opts *o)
             if (*end || s < 1 || s > 3600)
                 return usage_error("--timeout takes seconds from 1 to 3600, not '%s'", v);
             o->cfg.timeout_ms = (uint32_t)s * 1000u;
-        } else if (a[0] == '-') return usage_error("unknown option '%s'", a);
+        } else if (a[0] == '-' && a[1] != '\0') return usage_error("unknown option '%s'", a);
         else if (!o->cmd) {
-            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0)
+            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0 && strcmp(a, "put") != 0)
                 return usage_error("unknown command '%s'", a);
             o->cmd = a;
-        } else return usage_error("unexpected argument '%s'", a);
+            o->pos = argv + i + 1;
+        } else if (!strcmp(o->cmd, "put")) o->pos[o->npos++] = argv[i]; /* never ahead of i */
+        else return usage_error("unexpected argument '%s'", a);
 #undef TAKE
     }
     return 0;
@@ -224,8 +249,33 @@ int main(int argc, char **argv)
             o.cfg.graph_url = cl->graph;
     }
     if (o.help || !o.cmd) {
-        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN : USAGE_SITES, o.cmd || o.help ? stdout : stderr);
+        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN : !strcmp(o.cmd, "put") ? USAGE_PUT : USAGE_SITES, o.cmd || o.help ? stdout : stderr);
         return o.help ? 0 : 2;
+    }
+    spo_cli_put_opts po;
+    memset(&po, 0, sizeof po);
+    if (!strcmp(o.cmd, "put")) {
+        if (o.npos < 3)
+            return usage_error("%s", "put needs SITE, at least one LOCAL file and REMOTE_PATH");
+        po.site = o.pos[0];
+        po.local = o.pos + 1;
+        po.nlocal = o.npos - 2;
+        po.remote = o.pos[o.npos - 1];
+        po.drive = o.drive;
+        po.json = o.json;
+        const char *ie = o.if_exists ? o.if_exists : "fail";
+        if (!strcmp(ie, "fail")) po.conflict = SPO_CONFLICT_FAIL;
+        else if (!strcmp(ie, "replace")) po.conflict = SPO_CONFLICT_REPLACE;
+        else if (!strcmp(ie, "rename")) po.conflict = SPO_CONFLICT_RENAME;
+        else return usage_error("--if-exists takes fail, replace or rename, not '%s'", ie);
+        if (o.fragment) {
+            char *end;
+            unsigned long long f = strtoull(o.fragment, &end, 10);
+            if (*end || f == 0 || f % SPO_UPLOAD_FRAGMENT_UNIT || f > SPO_UPLOAD_FRAGMENT_MAX)
+                return usage_error("--fragment-size takes a multiple of 327680 up to 62586880 "
+                                   "bytes, not '%s'", o.fragment);
+            po.fragment = (uint32_t)f;
+        }
     }
 
     /* The secret is copied into the client; the environment's copy is wiped so that it does not
@@ -265,6 +315,8 @@ int main(int argc, char **argv)
             printf("token acquired: %zu bytes, valid for %u s, expires %s\n", t->len,
                    t->lifetime_s, spo_cli_utc(t->expires_wall));
         }
+    } else if (!strcmp(o.cmd, "put")) {
+        status = spo_cli_put(&client, &o.cfg, &po);
     } else {
         sites_out so = { o.json, isatty(1), 0 };
         rc = spo_client_sites(&client, o.search, on_site, &so);
