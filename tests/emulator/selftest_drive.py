@@ -375,6 +375,225 @@ def simple_put(e):
     eq(s["bytes_committed"], len(body) + 8 + 1 + 5 + len(big) + 7 + 1)
 
 
+
+def new_session(e, sid, path, behaviour="fail", expect=200):
+    st, _, s = e.g("POST", "/v1.0/sites/%s/drive/root:/%s:/createUploadSession" % (sid, path),
+                   {"item": {"@microsoft.graph.conflictBehavior": behaviour}})
+    eq(st, expect, "createUploadSession %s" % path)
+    return s
+
+
+def put_frag(e, url, data, a, total, headers=None, conn=None):
+    h = {"Content-Range": "bytes %d-%d/%d" % (a, a + len(data) - 1, total)}
+    h.update(headers or {})
+    st, hd, body = e.raw("PUT", url, data, h, conn=conn)
+    obj = json.loads(body) if body and hd.get("content-type", "").startswith("application/json") else body
+    return st, hd, obj
+
+
+@case
+def upload_session(e):
+    sid = site_ids(e)[7]["id"]
+    data = os.urandom(3 * UNIT + 1234)
+    s = new_session(e, sid, "big/dump.bin")
+    eq(s["nextExpectedRanges"], ["0-"])
+    assert s["expirationDateTime"].endswith("Z")
+    u = urllib.parse.urlsplit(s["uploadUrl"])
+    eq((u.hostname, u.port), ("localhost", e.sp_port), "uploadUrl on the SharePoint port")
+    assert "tempauth=" in u.query and u.path.endswith("/uploadSession")
+    url = s["uploadUrl"]
+    c = e.conn(e.sp_port)
+    st, _, r = put_frag(e, url, data[:UNIT], 0, len(data), conn=c)
+    eq(st, 202)
+    eq(r["nextExpectedRanges"], ["%d-" % UNIT])
+    st, _, r = put_frag(e, url, data[:UNIT], 0, len(data), conn=c)
+    eq(st, 416, "overlap")
+    eq(r["error"]["code"], "invalidRange")
+    st, _, r = put_frag(e, url, data[2 * UNIT:3 * UNIT], 2 * UNIT, len(data), conn=c)
+    eq(st, 416, "gap")
+    st, _, r = put_frag(e, url, data[UNIT:2 * UNIT - 1], UNIT, len(data), conn=c)
+    eq(st, 400, "not a multiple of 320 KiB")
+    st, _, r = put_frag(e, url, data[UNIT:2 * UNIT], UNIT, len(data) + 1, conn=c)
+    eq(st, 400, "total changed")
+    assert "total" in r["error"]["message"]
+    st, _, r = e.raw("PUT", url, data[UNIT:2 * UNIT], {"Content-Range": "bytes 1-2"}, conn=c)
+    eq(st, 400, "bad Content-Range")
+    st, _, r = put_frag(e, url, data[UNIT:2 * UNIT], UNIT, len(data), {"Authorization": "Bearer " + e.token}, conn=c)
+    eq(st, 401, "Authorization refused on the SharePoint host")
+    st, _, r = e.raw("GET", url, conn=c)
+    eq(st, 200)
+    eq(json.loads(r)["nextExpectedRanges"], ["%d-" % UNIT], "status")
+    st, _, r = put_frag(e, url, data[UNIT:3 * UNIT], UNIT, len(data), conn=c)
+    eq(st, 202)
+    st, _, it = put_frag(e, url, data[3 * UNIT:], 3 * UNIT, len(data), conn=c)
+    eq(st, 201, "final")
+    q = drive.QuickXor()
+    q.update(data)
+    eq(it["file"]["hashes"]["quickXorHash"], q.b64())
+    eq(it["size"], len(data))
+    eq(it["name"], "dump.bin")
+    assert "@content.downloadUrl" in it
+    st, _, r = put_frag(e, url, data[:UNIT], 0, len(data), conn=c)
+    eq(st, 404, "session gone after completion")
+    eq(r["error"]["code"], "itemNotFound")
+    c.close()
+    st, _, it2 = e.g("GET", "/v1.0/sites/%s/drive/root:/big/dump.bin:" % sid)
+    eq(it2["file"]["hashes"]["quickXorHash"], q.b64())
+    new_session(e, sid, "big/dump.bin", "fail", expect=409)
+    s2 = new_session(e, sid, "big/dump.bin", "replace")
+    st, _, it3 = put_frag(e, s2["uploadUrl"], b"tiny", 0, 4)
+    eq(st, 200, "replaced")
+    eq(it3["id"], it["id"])
+    s3 = new_session(e, sid, "big/dump.bin", "rename")
+    st, _, it4 = put_frag(e, s3["uploadUrl"], b"tiny", 0, 4)
+    eq(st, 201)
+    eq(it4["name"], "dump 1.bin")
+    # conflict found at the end: the session stays (all bytes there)
+    s4 = new_session(e, sid, "late.txt", "fail")
+    st, _, _ = e.g("PUT", "/v1.0/sites/%s/drive/root:/late.txt:/content" % sid, b"first")
+    st, _, r = put_frag(e, s4["uploadUrl"], b"second", 0, 6)
+    eq(st, 409)
+    eq(r["error"]["code"], "nameAlreadyExists")
+    s5 = new_session(e, sid, "cancel.bin")
+    st, _, _ = e.raw("DELETE", s5["uploadUrl"])
+    eq(st, 204)
+    st, _, r = e.raw("GET", s5["uploadUrl"])
+    eq(st, 404)
+    st = e.stats()
+    eq(st["upload_sessions_created"], 5)
+    eq(st["upload_sessions_completed"], 3)
+    eq(st["upload_sessions_deleted"], 1)
+    eq(st["fragments_with_authorization"], 1)
+    eq(st["authorization_seen_on_sp_host"], 1)
+    eq(st["upload_fragments"], 13)
+    eq(st["upload_fragment_sizes"][:2], [UNIT, UNIT])
+    eq(st["bytes_committed"], len(data) + 4 + 4 + 5)
+
+
+@case
+def upload_faults(e):
+    sid = site_ids(e)[8]["id"]
+    data = os.urandom(2 * UNIT + 10)
+    s = new_session(e, sid, "f.bin")
+    url = s["uploadUrl"]
+    e.config(drop_fragment="once")
+    e.config(drop_fragment="once")     # a config POST re-arms: still exactly one drop
+    try:
+        put_frag(e, url, data[:UNIT], 0, len(data))
+        raise AssertionError("drop_fragment: connection should have been closed")
+    except (http.client.HTTPException, OSError):
+        pass
+    st, _, r = e.raw("GET", url)
+    eq(json.loads(r)["nextExpectedRanges"], ["0-"], "dropped bytes not committed")
+    eq(put_frag(e, url, data[:UNIT], 0, len(data))[0], 202)
+    e.config(drop_fragment=None, fragment_416="once")
+    eq(put_frag(e, url, data[UNIT:2 * UNIT], UNIT, len(data))[0], 416)
+    e.config(fragment_416=None, upload_throttle="once", upload_throttle_status=503, retry_after="3")
+    st, hd, r = put_frag(e, url, data[UNIT:2 * UNIT], UNIT, len(data))
+    eq((st, hd.get("retry-after")), (503, "3"))
+    e.config(upload_throttle=None, bad_hash="every 1")
+    eq(put_frag(e, url, data[UNIT:2 * UNIT], UNIT, len(data))[0], 202)
+    st, _, it = put_frag(e, url, data[2 * UNIT:], 2 * UNIT, len(data))
+    eq(st, 201)
+    q = drive.QuickXor()
+    q.update(data)
+    assert it["file"]["hashes"]["quickXorHash"] != q.b64(), "bad_hash"
+    e.config(bad_hash=None, expire_session="once")
+    s = new_session(e, sid, "g.bin")
+    st, _, r = put_frag(e, s["uploadUrl"], b"x", 0, 1)
+    eq(st, 404, "expire_session")
+    eq(r["error"]["code"], "itemNotFound")
+    st, _, r = e.raw("GET", s["uploadUrl"])
+    eq(st, 404, "stays expired")
+    e.config(expire_session=None, name_conflict="once")
+    new_session(e, sid, "h.bin", expect=409)
+    e.config(name_conflict=None, session_ttl=0)
+    s = new_session(e, sid, "i.bin")
+    eq(put_frag(e, s["uploadUrl"], b"x", 0, 1)[0], 404, "ttl expiry")
+    st = e.stats()
+    for k in ("drop_fragment", "fragment_416", "upload_throttle", "bad_hash", "expire_session", "name_conflict"):
+        eq(st["faults"].get(k), 1, k)
+
+
+@case
+def large_session_on_disk(e):
+    """50 MiB in 10 fragments of 5 MiB: stored on disk, hash and sha256 right, emulator RSS stays small."""
+    sid = site_ids(e)[10]["id"]
+    total = 50 * 1024 * 1024
+    frag = 16 * UNIT
+    s = new_session(e, sid, "fifty.bin")
+    c = e.conn(e.sp_port)
+    q, sha = drive.QuickXor(), hashlib.sha256()
+    a = 0
+    while a < total:
+        piece = hashlib.sha256(b"%d" % a).digest() * (min(frag, total - a) // 32)
+        piece += b"z" * (min(frag, total - a) - len(piece))
+        q.update(piece)
+        sha.update(piece)
+        st, _, r = put_frag(e, s["uploadUrl"], piece, a, total, conn=c)
+        a += len(piece)
+        eq(st, 202 if a < total else 201, "fragment at %d" % a)
+    c.close()
+    eq(r["file"]["hashes"]["quickXorHash"], q.b64())
+    with open("/proc/%d/status" % e.proc.pid) as f:
+        rss = [int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:")][0]
+    assert rss < 45 * 1024, "emulator peak RSS %d KiB: file bytes held in memory?" % rss
+    e._sha = sha.hexdigest()
+    e._fifty = (sid, q.b64(), sha.hexdigest(), total)
+
+
+@case
+def downloads(e):
+    sid = site_ids(e)[11]["id"]
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    st, _, it = e.g("PUT", "/v1.0/sites/%s/drive/root:/dl/x.bin:/content" % sid, data)
+    eq(st, 201)
+    did = it["parentReference"]["driveId"]
+    for path in ("/v1.0/sites/%s/drive/root:/dl/x.bin:/content" % sid,
+                 "/v1.0/drives/%s/items/%s/content" % (did, it["id"])):
+        st, hd, body = e.g("GET", path)
+        eq(st, 302, path)
+        loc = urllib.parse.urlsplit(hd["location"])
+        eq((loc.hostname, loc.port), ("localhost", e.sp_port))
+        assert "tempauth=" in loc.query
+    url = hd["location"]
+    st, hd, body = e.raw("GET", url)
+    eq(st, 200)
+    eq(body, data)
+    eq(hd["content-length"], str(len(data)))
+    st, hd, body = e.raw("GET", url, headers={"Range": "bytes=1000-"})
+    eq(st, 206)
+    eq(body, data[1000:])
+    eq(hd["content-range"], "bytes 1000-%d/%d" % (len(data) - 1, len(data)))
+    st, hd, body = e.raw("GET", url, headers={"Range": "bytes=5-9"})
+    eq((st, body, hd["content-range"]), (206, data[5:10], "bytes 5-9/%d" % len(data)))
+    st, hd, body = e.raw("GET", url, headers={"Range": "bytes=%d-" % len(data)})
+    eq(st, 416, "range beyond the end")
+    eq(hd["content-range"], "bytes */%d" % len(data))
+    st, hd, body = e.raw("GET", url, headers={"Range": "bytes=9-5"})
+    eq(st, 416)
+    st, _, _ = e.raw("GET", url, headers={"Authorization": "Bearer " + e.token})
+    eq(st, 401, "Authorization on the download host")
+    e.config(drop_download="once", drop_download_bytes=100000)
+    c = e.conn(loc.port)
+    c.request("GET", loc.path + "?" + loc.query)
+    r = c.getresponse()
+    try:
+        got = r.read()
+        raise AssertionError("drop_download: read %d bytes without error" % len(got))
+    except http.client.IncompleteRead as ex:
+        eq(len(ex.partial), 100000, "bytes before the drop")
+    c.close()
+    st, _, body = e.raw("GET", url)
+    eq(body, data, "once only")
+    st, _, err = e.g("GET", "/v1.0/sites/%s/drive/root:/dl:/content" % sid)
+    eq(st, 400, "folder content")
+    st = e.stats()
+    eq(st["downloads"], 5)
+    eq(st["ranged_downloads"], 4)
+    eq(st["download_redirects"], 2)
+    eq(st["authorization_seen_on_sp_host"], 1)
+
 # --------------------------------------------------------------------------------------------------
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
