@@ -17,6 +17,7 @@ typedef struct opts {
     int json, raw, verbose, help;
     spo_config cfg;
     const char *cloud;
+    spo_cli_files files; /* ls, mkdir, get, list-add */
 } opts;
 
 static const char USAGE[] =
@@ -28,6 +29,8 @@ static const char USAGE[] =
     "commands:\n"
     "  token            acquire an app-only token; print that it worked and when it expires\n"
     "  sites            list the tenant's sites, one per line: displayName<TAB>webUrl\n"
+    "  ls SITE [PATH]   list a folder of a document library\n"
+    "  mkdir SITE PATH  create a folder and its missing parents\n"
     "\n"
     "configuration (environment, Azure Identity's names; the options override):\n"
     "  AZURE_TENANT_ID       --tenant ID        Directory (tenant) ID or verified domain\n"
@@ -172,6 +175,10 @@ static int parse_args(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--version")) { printf("spo %s (mbedTLS 3.6, jsmn 1.1)\n", SPO_VERSION); exit(0); }
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) o->verbose = 1;
         else if (!strcmp(a, "--json") && o->cmd && !strcmp(o->cmd, "sites")) o->json = 1;
+        else if (!strcmp(a, "--json") && o->cmd && !strcmp(o->cmd, "ls")) o->files.json = 1;
+        else if (!strcmp(a, "--drive") && o->cmd && spo_cli_files_cmd(o->cmd)) TAKE(o->files.drive);
+        else if (!strcmp(a, "--json-file") && o->cmd && !strcmp(o->cmd, "list-add"))
+            TAKE(o->files.json_file);
         else if (!strcmp(a, "--raw") && o->cmd && !strcmp(o->cmd, "token")) o->raw = 1;
         else if (!strcmp(a, "--search") && o->cmd && !strcmp(o->cmd, "sites")) TAKE(o->search);
         else if (!strcmp(a, "--tenant")) TAKE(o->cfg.tenant);
@@ -190,9 +197,13 @@ static int parse_args(int argc, char **argv, opts *o)
             o->cfg.timeout_ms = (uint32_t)s * 1000u;
         } else if (a[0] == '-') return usage_error("unknown option '%s'", a);
         else if (!o->cmd) {
-            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0)
+            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0 && !spo_cli_files_cmd(a))
                 return usage_error("unknown command '%s'", a);
             o->cmd = a;
+        } else if (spo_cli_files_cmd(o->cmd)) {
+            if (o->files.nargs == SPO_CLI_ARGS_MAX)
+                return usage_error("too many arguments, from '%s' on", a);
+            o->files.args[o->files.nargs++] = a;
         } else return usage_error("unexpected argument '%s'", a);
 #undef TAKE
     }
@@ -224,9 +235,14 @@ int main(int argc, char **argv)
             o.cfg.graph_url = cl->graph;
     }
     if (o.help || !o.cmd) {
-        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN : USAGE_SITES, o.cmd || o.help ? stdout : stderr);
+        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN
+              : spo_cli_files_cmd(o.cmd) ? spo_cli_files_usage(o.cmd) : USAGE_SITES,
+              o.cmd || o.help ? stdout : stderr);
         return o.help ? 0 : 2;
     }
+    if (spo_cli_files_cmd(o.cmd) && (rc = spo_cli_files_check(o.cmd, &o.files)) != 0)
+        return rc;
+    o.files.tty = isatty(1);
 
     /* The secret is copied into the client; the environment's copy is wiped so that it does not
      * linger in /proc/PID/environ for the rest of the run. */
@@ -265,6 +281,8 @@ int main(int argc, char **argv)
             printf("token acquired: %zu bytes, valid for %u s, expires %s\n", t->len,
                    t->lifetime_s, spo_cli_utc(t->expires_wall));
         }
+    } else if (spo_cli_files_cmd(o.cmd)) {
+        status = spo_cli_files_run(&client, &o.cfg, o.cmd, &o.files);
     } else {
         sites_out so = { o.json, isatty(1), 0 };
         rc = spo_client_sites(&client, o.search, on_site, &so);
