@@ -20,6 +20,7 @@ typedef struct opts {
     char **pos;   /* positional arguments after the command (put), compacted into argv */
     int npos;
     const char *drive, *if_exists, *fragment;
+    spo_cli_files files; /* ls, mkdir, get, list-add */
 } opts;
 
 static const char USAGE[] =
@@ -33,6 +34,8 @@ static const char USAGE[] =
     "  sites            list the tenant's sites, one per line: displayName<TAB>webUrl\n"
     "  put SITE LOCAL... REMOTE_PATH\n"
     "                   upload files to a document library, each checked (size, quickXorHash)\n"
+    "  ls SITE [PATH]   list a folder of a document library\n"
+    "  mkdir SITE PATH  create a folder and its missing parents\n"
     "\n"
     "configuration (environment, Azure Identity's names; the options override):\n"
     "  AZURE_TENANT_ID       --tenant ID        Directory (tenant) ID or verified domain\n"
@@ -195,6 +198,10 @@ static int parse_args(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--drive") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->drive);
         else if (!strcmp(a, "--if-exists") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->if_exists);
         else if (!strcmp(a, "--fragment-size") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->fragment);
+        else if (!strcmp(a, "--json") && o->cmd && !strcmp(o->cmd, "ls")) o->files.json = 1;
+        else if (!strcmp(a, "--drive") && o->cmd && spo_cli_files_cmd(o->cmd)) TAKE(o->files.drive);
+        else if (!strcmp(a, "--json-file") && o->cmd && !strcmp(o->cmd, "list-add"))
+            TAKE(o->files.json_file);
         else if (!strcmp(a, "--raw") && o->cmd && !strcmp(o->cmd, "token")) o->raw = 1;
         else if (!strcmp(a, "--search") && o->cmd && !strcmp(o->cmd, "sites")) TAKE(o->search);
         else if (!strcmp(a, "--tenant")) TAKE(o->cfg.tenant);
@@ -213,12 +220,17 @@ static int parse_args(int argc, char **argv, opts *o)
             o->cfg.timeout_ms = (uint32_t)s * 1000u;
         } else if (a[0] == '-' && a[1] != '\0') return usage_error("unknown option '%s'", a);
         else if (!o->cmd) {
-            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0 && strcmp(a, "put") != 0)
+            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0 && strcmp(a, "put") != 0 &&
+                !spo_cli_files_cmd(a))
                 return usage_error("unknown command '%s'", a);
             o->cmd = a;
             o->pos = argv + i + 1;
         } else if (!strcmp(o->cmd, "put")) o->pos[o->npos++] = argv[i]; /* never ahead of i */
-        else return usage_error("unexpected argument '%s'", a);
+        else if (spo_cli_files_cmd(o->cmd)) {
+            if (o->files.nargs == SPO_CLI_ARGS_MAX)
+                return usage_error("too many arguments, from '%s' on", a);
+            o->files.args[o->files.nargs++] = a;
+        } else return usage_error("unexpected argument '%s'", a);
 #undef TAKE
     }
     return 0;
@@ -249,9 +261,15 @@ int main(int argc, char **argv)
             o.cfg.graph_url = cl->graph;
     }
     if (o.help || !o.cmd) {
-        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN : !strcmp(o.cmd, "put") ? USAGE_PUT : USAGE_SITES, o.cmd || o.help ? stdout : stderr);
+        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN
+              : !strcmp(o.cmd, "put") ? USAGE_PUT
+              : spo_cli_files_cmd(o.cmd) ? spo_cli_files_usage(o.cmd) : USAGE_SITES,
+              o.cmd || o.help ? stdout : stderr);
         return o.help ? 0 : 2;
     }
+    if (spo_cli_files_cmd(o.cmd) && (rc = spo_cli_files_check(o.cmd, &o.files)) != 0)
+        return rc;
+    o.files.tty = isatty(1);
     spo_cli_put_opts po;
     memset(&po, 0, sizeof po);
     if (!strcmp(o.cmd, "put")) {
@@ -317,6 +335,8 @@ int main(int argc, char **argv)
         }
     } else if (!strcmp(o.cmd, "put")) {
         status = spo_cli_put(&client, &o.cfg, &po);
+    } else if (spo_cli_files_cmd(o.cmd)) {
+        status = spo_cli_files_run(&client, &o.cfg, o.cmd, &o.files);
     } else {
         sites_out so = { o.json, isatty(1), 0 };
         rc = spo_client_sites(&client, o.search, on_site, &so);

@@ -18,6 +18,37 @@ void spo_cli_wipe(char *p, size_t n);
 void spo_memreport_begin(void);
 void spo_memreport_end(const spo_client *c);
 
+/* ---- ls, mkdir, get, list-add (cli_files.c and the files it calls) */
+
+#include "spo/drive.h"
+
+#ifndef SPO_CLI_ARGS_MAX
+#define SPO_CLI_ARGS_MAX 64 /* positional arguments of one command (list-add's FIELD=VALUE) */
+#endif
+
+typedef struct spo_cli_files {
+    const char *args[SPO_CLI_ARGS_MAX]; /* positional arguments after the command */
+    int nargs;
+    const char *drive;     /* --drive NAME */
+    const char *json_file; /* --json-file F */
+    int json;              /* --json */
+    int tty;               /* stdout is a terminal: flush each line */
+} spo_cli_files;
+
+/* True for the commands cli_files.c runs. */
+int spo_cli_files_cmd(const char *cmd);
+/* The --help text of such a command. */
+const char *spo_cli_files_usage(const char *cmd);
+/* Check the arguments before any network use; 0, or 2 after a usage message on stderr. */
+int spo_cli_files_check(const char *cmd, const spo_cli_files *f);
+/* Run the command on an initialised client; the exit status (0 or 1, a message on stderr). */
+int spo_cli_files_run(spo_client *c, const spo_config *cfg, const char *cmd,
+                      const spo_cli_files *f);
+/* One line on stderr for a failure of cmd: 403/404/409 name the part and the permission, every
+ * other failure goes to spo_cli_explain. */
+void spo_cli_files_explain(const spo_client *c, const spo_config *cfg, const char *cmd,
+                           spo_drive_part part, const char *what, int rc, uint64_t delivered);
+
 /* spo put: the parsed command line. */
 typedef struct spo_cli_put_opts {
     const char *site;       /* SITE: id, host:/path or URL */

@@ -25,7 +25,8 @@
 #define SPO_JSON_WINDOW 2048 /* largest single collection element (one site is ~300 bytes) */
 #endif
 #ifndef SPO_JSON_TOKENS
-#define SPO_JSON_TOKENS 32 /* jsmn tokens per element (a site with $select uses ~9) */
+#define SPO_JSON_TOKENS 64 /* jsmn tokens per element: a site with $select uses ~9, a drive
+                           * whose $select was ignored ~45 (owner, quota) */
 #endif
 #ifndef SPO_JSON_DEPTH_MAX
 #define SPO_JSON_DEPTH_MAX 32 /* deepest nesting accepted anywhere in a document */

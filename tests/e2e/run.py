@@ -1387,6 +1387,200 @@ def _(t):
     token_malformed_case(t, "deep", "nested too deeply")
 
 
+# ---- files: ls, mkdir, get, list-add
+# The oracle is the emulator's own state, read over Graph by this runner (with a token from
+# `spo token --raw`) or through its /_emulator API, never spo's output of an earlier step.
+FILES_SITE = "contoso.sharepoint.com"          # the root site (index 0) of the emulated tenant
+
+
+class GraphClient:
+    """Plain Graph requests to the emulator, for setting up files and reading the truth back."""
+
+    def __init__(self, t, e):
+        r = t.spo_run(["token", "--raw"], t.env(e))
+        expect_rc0(r)
+        self.e, self.tok = e, r.out.decode().strip()
+
+    def call(self, method, path, body=None, headers=None, port=None, auth=True):
+        c = http.client.HTTPSConnection("127.0.0.1", port or self.e.port, context=self.e.ctx, timeout=120)
+        try:
+            h = {"Host": "localhost:%d" % (port or self.e.port), "Connection": "close"}
+            if auth:
+                h["Authorization"] = "Bearer " + self.tok
+            h.update(headers or {})
+            c.request(method, path, body, h)
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def json(self, method, path, body=None):
+        st, _, data = self.call(method, path, json.dumps(body).encode() if body is not None else None,
+                                {"Content-Type": "application/json"} if body is not None else None)
+        if st >= 300:
+            raise Fail("setup: %s %s -> %d %r" % (method, path, st, data[:300]))
+        return json.loads(data) if data else None
+
+    def drive_id(self, name=None):
+        if name is None:
+            return self.json("GET", "/v1.0/sites/%s/drive" % FILES_SITE)["id"]
+        return [d["id"] for d in self.json("GET", "/v1.0/sites/%s/drives" % FILES_SITE)["value"]
+                if d["name"] == name][0]
+
+    def put(self, path, data, drive=None):
+        d = drive or self.drive_id()
+        q = "/".join(urllib.parse.quote(s, safe="") for s in path.split("/"))
+        st, _, body = self.call("PUT", "/v1.0/drives/%s/root:/%s:/content" % (d, q), data,
+                                {"Content-Type": "application/octet-stream"})
+        if st not in (200, 201):
+            raise Fail("setup: PUT %s -> %d %r" % (path, st, body[:300]))
+        return json.loads(body)
+
+    def children(self, path, drive=None):
+        d = drive or self.drive_id()
+        q = "/".join(urllib.parse.quote(s, safe="") for s in path.split("/") if s)
+        url = "/v1.0/drives/%s/%s/children" % (d, "root:/%s:" % q if q else "root")
+        out = []
+        while url:
+            page = self.json("GET", url)
+            out += page["value"]
+            nxt = page.get("@odata.nextLink")
+            url = urllib.parse.urlsplit(nxt)._replace(scheme="", netloc="").geturl() if nxt else None
+        return out
+
+    def item(self, path, drive=None):
+        d = drive or self.drive_id()
+        q = "/".join(urllib.parse.quote(s, safe="") for s in path.split("/") if s)
+        st, _, body = self.call("GET", "/v1.0/drives/%s/root:/%s" % (d, q))
+        return st, (json.loads(body) if body else None)
+
+
+def ls_text(items):
+    """spo ls's documented text format, computed here from Graph's JSON."""
+    def clean(s):
+        return "".join(" " if ord(ch) < 0x20 or ord(ch) == 0x7f else ch for ch in s)
+    return "".join("%s\t%s\t%s\t%s\n" % (clean(i["name"]), i["size"] if "size" in i else "-",
+                                         clean(i.get("lastModifiedDateTime", "")),
+                                         "folder" if "folder" in i else "file") for i in items).encode()
+
+
+def ls_json(items):
+    return "".join(json.dumps({"name": i["name"], "size": i.get("size"),
+                               "lastModifiedDateTime": i.get("lastModifiedDateTime", ""),
+                               "folder": "folder" in i, "id": i["id"]},
+                              ensure_ascii=False, separators=(",", ":")) + "\n" for i in items).encode()
+
+
+@case("files.ls_root_default_drive")
+def _(t):
+    e = main_emu(t)
+    g = GraphClient(t, e)
+    want = ls_text(g.children(""))
+    for site in (FILES_SITE, "https://contoso.sharepoint.com/", "contoso.sharepoint.com:/"):
+        r = t.spo_run(["ls", site], t.env(e))
+        expect_exact(r, want)
+    if b"Caf\xc3\xa9 \xe2\x98\x95 notes.txt\t" not in r.out or b"\tfolder\n" not in r.out:
+        raise Fail("seeded items missing: %r" % r.out[:300])
+    no_leaks(r, e)
+
+
+@case("files.ls_paging_json_and_named_drive")
+def _(t):
+    e = main_emu(t, drive_page_size=7)
+    g = GraphClient(t, e)
+    want = g.children("bulk")
+    if len(want) < 200:
+        raise Fail("setup: bulk has %d children" % len(want))
+    e.api("POST", "/_emulator/reset", {})
+    r = t.spo_run(["ls", "https://contoso.sharepoint.com", "/bulk/", "--json"], t.env(e))
+    expect_exact(r, ls_json(want))
+    pages = (len(want) + 6) // 7
+    st = e.stats()
+    # site + drive + every page, nothing more
+    if st["drive_requests"] != 2 + pages:
+        raise Fail("expected %d Graph requests (2 + %d pages), got %d" % (2 + pages, pages, st["drive_requests"]))
+    r = t.spo_run(["ls", FILES_SITE, "--drive", "Reports"], t.env(e))
+    expect_exact(r, ls_text(g.children("", g.drive_id("Reports"))))
+    if not r.out.startswith(b"Q1 report.txt\t15\t"):
+        raise Fail("Reports library: %r" % r.out)
+
+
+@case("files.ls_names_needing_escaping")
+def _(t):
+    e = main_emu(t)
+    g = GraphClient(t, e)
+    names = ["tab\there.txt", "new\nline.txt", "quote's & 100%.txt", "caf\u00e9 \U0001F600 #1.txt",
+             "back\\slash".replace("\\", "_"), "\u55b6\u696d\u90e8.csv", "ctl\x01\x1f\x7f.bin"]
+    for i, n in enumerate(names):
+        g.put("esc dir/" + n, b"x" * i)
+    items = g.children("esc dir")
+    r = t.spo_run(["ls", FILES_SITE, "esc dir"], t.env(e))
+    expect_exact(r, ls_text(items))
+    if r.out.count(b"\n") != len(names):
+        raise Fail("a control character in a name broke a line: %r" % r.out)
+    r = t.spo_run(["ls", FILES_SITE, "esc dir", "--json"], t.env(e))
+    expect_exact(r, ls_json(items))
+    got = [json.loads(l)["name"] for l in r.out.decode().splitlines()]
+    if sorted(got) != sorted(names):
+        raise Fail("--json names differ from the stored ones: %r" % got)
+
+
+@case("files.ls_errors_name_the_part")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["ls", "contoso.sharepoint.com:/sites/NoSuchSite"], t.env(e))
+    expect_fail(r, "site was not found", "404", "check SITE")
+    r = t.spo_run(["ls", FILES_SITE, "--drive", "No Such Library"], t.env(e))
+    expect_fail(r, "document library was not found", "--drive")
+    r = t.spo_run(["ls", FILES_SITE, "no/such/folder"], t.env(e))
+    expect_fail(r, "no file or folder at that path", "no/such/folder", "404")
+    e.configure(no_roles=True)
+    r = t.spo_run(["ls", FILES_SITE], t.env(e))
+    expect_fail(r, "403", "Sites.Read.All")
+    e.configure()
+    for bad in (["ls"], ["ls", "https://contoso.sharepoint.com/sites/x?web=1"], ["ls", FILES_SITE, "a/../b"],
+                ["ls", FILES_SITE, "a", "b"], ["mkdir", FILES_SITE], ["mkdir", FILES_SITE, "/"]):
+        r = t.spo_run(bad, t.env(e))
+        if r.rc != 2 or b"see spo " not in r.err:
+            raise Fail("%r: expected a usage error (2), got %s" % (bad, r.brief()))
+    if e.stats()["http_requests"]:
+        raise Fail("a usage error reached the server")
+    r = t.spo_run(["ls", "--help"], t.env(e))
+    if r.rc != 0 or not r.out.startswith(b"usage: spo ls SITE [PATH]"):
+        raise Fail("ls --help: %s" % r.brief())
+
+
+@case("files.mkdir_with_parents")
+def _(t):
+    e = main_emu(t)
+    g = GraphClient(t, e)
+    e.api("POST", "/_emulator/reset", {})
+    r = t.spo_run(["mkdir", FILES_SITE, "mk/a b/c\u00e9 #1"], t.env(e))
+    expect_exact(r, b"3 folders created\n")
+    st = e.stats()
+    if st["folders_created"] != 3:
+        raise Fail("emulator made %d folders" % st["folders_created"])
+    s, it = g.item("mk/a b/c\u00e9 #1")
+    if s != 200 or "folder" not in it or it["name"] != "c\u00e9 #1":
+        raise Fail("the folder is not there: %d %r" % (s, it))
+    # again, one deeper: the existing parents are fine
+    r = t.spo_run(["mkdir", "https://contoso.sharepoint.com", "/mk/a b/c\u00e9 #1/d/"], t.env(e))
+    expect_exact(r, b"1 folder created\n")
+    r = t.spo_run(["mkdir", FILES_SITE, "mk"], t.env(e))
+    expect_exact(r, b"0 folders created\n")
+    # a file in the way
+    g.put("mk/file.txt", b"x")
+    r = t.spo_run(["mkdir", FILES_SITE, "mk/file.txt/sub"], t.env(e))
+    expect_fail(r, "exists and is not a folder", "409")
+    s, _ = g.item("mk/file.txt/sub")
+    if s != 404:
+        raise Fail("something was made under the file: %d" % s)
+    e.configure(no_roles=True)
+    r = t.spo_run(["mkdir", FILES_SITE, "mk/x"], t.env(e))
+    expect_fail(r, "403", "Sites.ReadWrite.All")
+    e.configure()
+
+
 # ---- put
 def put_emu(t, **cfg):
     return main_emu(t, **cfg)
