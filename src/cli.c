@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -168,9 +169,17 @@ static void trace(void *ctx, const char *method, const spo_url *url, int status,
         snprintf(port, sizeof port, ":%u", url->port);
     int is_token = target.len >= 6 && memcmp(target.ptr + target.len - 6, "/token", 6) == 0;
     int v6 = memchr(host.ptr, ':', host.len) != NULL;
-    fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s [%s] -> ", method, v6 ? "[" : "", (int)host.len,
-            host.ptr, v6 ? "]" : "", port, (int)target.len, target.ptr,
-            is_token ? "client_secret=[redacted]" : "Authorization: Bearer [redacted]");
+    /* SharePoint's upload and download URLs are pre-authenticated: their query holds a tempauth
+     * token, which grants access like a bearer token does, and no Authorization goes with them. */
+    int preauth = 0;
+    for (size_t i = 0; i + 9 <= target.len && !preauth; i++)
+        preauth = !strncasecmp(target.ptr + i, "tempauth=", 9);
+    const char *q = preauth ? memchr(target.ptr, '?', target.len) : NULL;
+    int shown = q ? (int)(q - target.ptr) : (int)target.len;
+    fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s%s [%s] -> ", method, v6 ? "[" : "", (int)host.len,
+            host.ptr, v6 ? "]" : "", port, shown, target.ptr, q ? "?[redacted]" : "",
+            preauth ? "pre-authenticated URL, no Authorization"
+            : is_token ? "client_secret=[redacted]" : "Authorization: Bearer [redacted]");
     if (status >= 100)
         fprintf(stderr, "%d in %u ms\n", status, ms);
     else

@@ -1802,6 +1802,20 @@ def _(t):
         raise Fail("fragments of another size than asked: %s" % sizes)
 
 
+@case("put.verbose_never_shows_upload_url")
+def _(t):
+    e = put_emu(t, drop_fragment="once")
+    p, data = put_file(t, "verbose/v.bin", (4 << 20) + 99)
+    r = t.spo_run(["--verbose", "put", SP_HOST, p, "verbose/v.bin"], t.env(e), timeout=120)
+    expect_rc0(r)
+    expect_remote(e, "verbose/v.bin", data)
+    if b"uploadSession" not in r.err or b"?[redacted] [pre-authenticated URL, no Authorization]" not in r.err:
+        raise Fail("the fragments are not traced as expected: %r" % r.err_text[-400:])
+    if re.search(rb"tempauth|guid=", r.err + r.out):
+        raise Fail("the upload URL's query appears in the output: %r" % r.err_text[-400:])
+    no_leaks(r, e)
+
+
 @case("put.usage_and_missing_file")
 def _(t):
     e = put_emu(t)
