@@ -177,6 +177,7 @@ int spo_cli_put(spo_client *c, const spo_config *cfg, const spo_cli_put_opts *o)
         upload.progress_ctx = &pr;
         if (rc == SPO_OK)
             rc = spo_upload_file(&upload, local, drive_path, remote_buf, &item);
+        upload.progress_ctx = NULL; /* pr ends with this iteration */
         if (pr.shown)
             fputs("\r\033[K", stderr); /* the progress line goes; the result line stays */
         if (rc == SPO_OK) {

@@ -266,6 +266,8 @@ static int exchange(spo_upload *u, const char *method, const char *url, int auth
                     spo_upload_item *item)
 {
     spo_graph *g = u->g;
+    memset(a, 0, sizeof *a); /* the caller reads it whatever happens */
+    a->u = u;
     spo_url pu;
     int rc = parse_long_url(url, &pu);
     if (rc != SPO_OK)
@@ -298,8 +300,6 @@ static int exchange(spo_upload *u, const char *method, const char *url, int auth
         req.body_len = b->mem_len;
     }
 
-    memset(a, 0, sizeof *a);
-    a->u = u;
     memset(g->diag, 0, sizeof *g->diag);
     g->request_id[0] = '\0';
     if (item)
@@ -608,7 +608,7 @@ static int check_item(spo_upload *u, const spo_upload_item *item)
         return SPO_E_JSON_SHAPE;
     spo_diag *d = u->g->diag;
     memset(d, 0, sizeof *d);
-    if (!item->qxh[0] || strcmp(item->qxh, mine) || item->size != u->size) {
+    if (!item->qxh[0] || strcmp(item->qxh, mine) != 0 || item->size != u->size) {
         /* What differs, for the message; the hashes are not secrets. */
         size_t pos = 0;
         catz(d->message, sizeof d->message, &pos,
