@@ -103,8 +103,8 @@ static void explain(spo_client *c, const spo_config *cfg, const char *local, int
         return;
     }
     if (rc == SPO_E_ARG) {
-        fprintf(stderr, "spo: %s failed: '%s' is not a usable remote path (no empty, '.' or '..' "
-                        "segments)\n", what, remote_buf);
+        fprintf(stderr, "spo: %s failed: '%s' is not a usable remote path (a file name is needed; no '.' or '..' "
+                        "segment)\n", what, remote_buf);
         return;
     }
     if (rc == SPO_E_GRAPH) {

@@ -1,5 +1,6 @@
 /* Uploads: one PUT for small files, an upload session for large ones, resumed within a run and
  * across restarts; the quickXorHash computed while streaming is checked against the service's. */
+#include "spo/drive.h"
 #include "spo/graph.h"
 
 #include <assert.h>
@@ -456,41 +457,24 @@ static int item_url(spo_upload *u, const char *drive, const char *remote, const 
     if ((rc = catz(u->buf, cap, &pos, g->base_str)) || (rc = catz(u->buf, cap, &pos, drive)) ||
         (rc = catz(u->buf, cap, &pos, "/root:/")))
         return rc;
-    const char *s = remote;
-    for (;;) {
-        const char *e = strchr(s, '/');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if ((rc = spo_url_encode_append(u->buf, cap, &pos, s, n)))
-            return rc;
-        if (!e)
-            break;
-        if ((rc = cat(u->buf, cap, &pos, "/", 1)))
-            return rc;
-        s = e + 1;
-    }
+    size_t segments = 0;
+    if ((rc = spo_item_path_append(u->buf, cap, &pos, remote, &segments)))
+        return rc;
+    if (segments == 0)
+        return SPO_E_ARG; /* the root is a folder, not a file */
     return catz(u->buf, cap, &pos, suffix);
 }
 
-static int check_paths(const char *drive, const char *remote)
+/* The drive is the caller's (e.g. "/v1.0/drives/" + a resolved id); the remote path is checked by
+ * building its URL once before anything is sent. */
+static int check_paths(spo_upload *u, const char *drive, const char *remote)
 {
-    if (!drive || drive[0] != '/' || !remote || !remote[0])
+    if (!drive || drive[0] != '/' || !remote)
         return SPO_E_ARG;
     for (const char *p = drive; *p; p++)
         if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f || *p == '?' || *p == '#')
             return SPO_E_ARG;
-    const char *s = remote;
-    for (;;) {
-        const char *e = strchr(s, '/');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-            return SPO_E_ARG;
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-                return SPO_E_ARG;
-        if (!e)
-            return SPO_OK;
-        s = e + 1;
-    }
+    return item_url(u, drive, remote, "");
 }
 
 /* The record's key: "upload-" + 32 hex digits of SHA-256(local NUL drive NUL remote). */
@@ -820,7 +804,7 @@ int spo_upload_file(spo_upload *u, const char *local, const char *drive, const c
     if (!u || !u->g || !local || !out)
         return SPO_E_ARG;
     memset(out, 0, sizeof *out);
-    int rc = check_paths(drive, remote);
+    int rc = check_paths(u, drive, remote);
     if (rc)
         return rc;
     if (u->fragment == 0 || u->fragment % SPO_UPLOAD_FRAGMENT_UNIT ||

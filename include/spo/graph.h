@@ -231,8 +231,8 @@ typedef struct spo_upload {
  * port->file_read or port->file_stat). */
 int spo_upload_init(spo_upload *u, spo_graph *g, const spo_port *port);
 
-/* Upload the file local to remote ("folder/name.json", '/'-separated, no empty, "." or ".."
- * segment) in the drive drive (a path under the Graph root naming a drive, such as
+/* Upload the file local to remote ("folder/name.json", encoded per segment by
+ * spo_item_path_append: no "." or ".." segment, not the root) in the drive drive (a path under the Graph root naming a drive, such as
  * "/v1.0/sites/{site-id}/drive" or "/v1.0/drives/{drive-id}"). On SPO_OK, *out describes the
  * file, whose size and quickXorHash were checked. Errors: SPO_E_ARG (bad path or fragment size),
  * SPO_E_FILE (local file unreadable, or shorter than it was), SPO_E_INTEGRITY (the service's hash
