@@ -792,8 +792,10 @@ static int session_upload(spo_upload *u, const char *drive, const char *remote,
         record_remove(u); /* the service forgot the session: a new one, from the first byte */
         u->resumed = 0;
     }
-    if (rc == SPO_OK || rc == SPO_E_INTEGRITY || rc == SPO_E_GRAPH)
-        record_remove(u); /* done, or the session is of no further use */
+    int status = u->g->diag->status;
+    if (rc == SPO_OK || rc == SPO_E_INTEGRITY ||
+        (rc == SPO_E_GRAPH && status >= 400 && status < 500 && status != 429))
+        record_remove(u); /* done, or refused for good: the session is of no further use */
     wipe(u->upload_url, sizeof u->upload_url);
     return rc;
 }
