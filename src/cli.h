@@ -65,4 +65,7 @@ typedef struct spo_cli_put_opts {
  * the exit status: 0 if every file was uploaded, 1 otherwise (stderr says which and why). */
 int spo_cli_put(spo_client *c, const spo_config *cfg, const spo_cli_put_opts *o);
 
+/* Bytes of static state spo put used (0 if it did not run), for the memory report. */
+size_t spo_cli_put_static(void);
+
 #endif

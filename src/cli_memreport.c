@@ -55,8 +55,11 @@ void spo_memreport_end(const spo_client *c)
     (void)c;
     spo_tls_pool_stats st;
     spo_tls_pool_get(&st);
-    size_t stat = sizeof(spo_client) + 512 /* stdout buffer */;
+    size_t put = spo_cli_put_static();
+    size_t stat = sizeof(spo_client) + 512 /* stdout buffer */ + put;
     size_t stack = stack_used();
+    if (put)
+        fprintf(stderr, "memreport: put state %zu bytes (upload %zu)\n", put, sizeof(spo_upload));
     fprintf(stderr,
             "memreport: static %zu bytes (spo_client %zu: tls %zu, http %zu, json %zu, auth %zu, "
             "graph %zu; stdout buffer 512)\n"

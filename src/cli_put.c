@@ -18,6 +18,13 @@ static char remote_buf[SPO_CLI_PATH_MAX];
 static char drive_path[DRIVE_PATH_MAX];
 static spo_drive_ref drive;
 
+static int ran; /* for the memory report: this command's state was in use */
+
+size_t spo_cli_put_static(void)
+{
+    return ran ? sizeof upload + sizeof item + sizeof remote_buf + sizeof drive_path + sizeof drive : 0;
+}
+
 typedef struct progress {
     const char *name;
     int shown;
@@ -85,7 +92,8 @@ static void print_item(const char *local, const spo_upload_item *it, int json)
 }
 
 /* One line on stderr: what failed for this file and what to do. */
-static void explain(spo_client *c, const spo_config *cfg, const char *local, int rc)
+/* noinline: its message buffer must not sit in spo_cli_put's frame under every upload. */
+__attribute__((noinline)) static void explain(spo_client *c, const spo_config *cfg, const char *local, int rc)
 {
     const spo_diag *d = &c->diag;
     char what[64 + SPO_CLI_PATH_MAX];
@@ -146,6 +154,7 @@ static void explain(spo_client *c, const spo_config *cfg, const char *local, int
 
 int spo_cli_put(spo_client *c, const spo_config *cfg, const spo_cli_put_opts *o)
 {
+    ran = 1;
     int rc = spo_upload_init(&upload, &c->graph, c->port);
     if (rc != SPO_OK) {
         fprintf(stderr, "spo: put needs a file system (this port has no file_read/file_stat)\n");

@@ -305,7 +305,7 @@ static int exchange(spo_upload *u, const char *method, const char *url, int auth
     g->request_id[0] = '\0';
     if (item)
         memset(item, 0, sizeof *item);
-    spo_json_capture caps[7];
+    spo_json_capture *caps = u->caps; /* in u, not on the stack: the stack peak stays the listing's */
     size_t nc = 0;
     static const char *const ranges[] = { "nextExpectedRanges", NULL };
     if (kind == K_SESSION) {
@@ -324,7 +324,8 @@ static int exchange(spo_upload *u, const char *method, const char *url, int auth
                                      sizeof g->diag->message, 1, 0, 0, 0, 0 };
     caps[nc++] = (spo_json_capture){ { "error", "innerError", "request-id", NULL },
                                      g->diag->request_id, sizeof g->diag->request_id, 1, 0, 0, 0, 0 };
-    static_assert(sizeof caps / sizeof caps[0] <= SPO_JSON_MAX_CAPTURES, "captures");
+    static_assert(sizeof u->caps / sizeof u->caps[0] <= SPO_JSON_MAX_CAPTURES, "captures");
+    assert(nc <= sizeof u->caps / sizeof u->caps[0]);
     spo_json_reader_init(g->reader, caps, nc, kind == K_ITEM ? ranges : NULL,
                          kind == K_ITEM ? a_range : NULL, a);
     spo_http_callbacks cb = { a, a_status, a_header, NULL, a_body };
@@ -422,7 +423,7 @@ static int graph_call(spo_upload *u, const char *method, int kind, const body *b
 
 /* GET uploadUrl: where the service wants the upload to go on. Returns SPO_OK and *next, 404 when
  * the session is gone (expired, cancelled, or completed), or a negative status. */
-static int session_status(spo_upload *u, uint64_t *next)
+static int session_status(spo_upload *u, uint64_t *next, spo_upload_item *scratch)
 {
     spo_graph *g = u->g;
     uint32_t attempt = 0;
@@ -430,8 +431,7 @@ static int session_status(spo_upload *u, uint64_t *next)
     u->resyncs++;
     for (;;) {
         answer a;
-        spo_upload_item scratch;
-        int rc = exchange(u, "GET", u->upload_url, 0, K_ITEM, NULL, NULL, 0, &a, &scratch);
+        int rc = exchange(u, "GET", u->upload_url, 0, K_ITEM, NULL, NULL, 0, &a, scratch);
         if (rc == 200) {
             if (!a.have_next)
                 return SPO_E_JSON_SHAPE;
@@ -617,12 +617,12 @@ static int check_item(spo_upload *u, const spo_upload_item *item)
 static int verify_remote(spo_upload *u, const char *drive, const char *remote, int rc,
                          spo_upload_item *out)
 {
-    spo_diag keep = *u->g->diag;
+    u->kept = *u->g->diag;
     if (hash_to(u, u->size) == SPO_OK &&
         item_url(u, drive, remote, "?$select=id,name,size,file") == SPO_OK &&
         graph_call(u, "GET", K_ITEM, NULL, NULL, 0, out) == 200 && check_item(u, out) == SPO_OK)
         return SPO_OK;
-    *u->g->diag = keep;
+    *u->g->diag = u->kept;
     memset(out, 0, sizeof *out);
     return rc;
 }
@@ -741,7 +741,7 @@ static int send_fragments(spo_upload *u, uint64_t next, spo_upload_item *out)
         } else if (attempt++ >= g->max_retries) {
             return SPO_E_GRAPH;
         }
-        rc = session_status(u, &next);
+        rc = session_status(u, &next, out);
         if (rc == 404 && end == u->size)
             return GONE_AT_END; /* it may have completed: the answer to the last one was lost */
         if (rc)
@@ -755,7 +755,7 @@ static int session_upload(spo_upload *u, const char *drive, const char *remote,
     uint64_t next = 0;
     int rc;
     if (record_load(u) == SPO_OK) {
-        rc = session_status(u, &next);
+        rc = session_status(u, &next, out);
         if (rc == SPO_OK)
             u->resumed = 1;
         else if (rc == 404) {

@@ -222,6 +222,8 @@ typedef struct spo_upload {
     uint8_t unsure;            /* a retried request may have run: its answer was lost */
     spo_qxh h;
     char key[SPO_STORE_KEY_MAX + 1];
+    spo_json_capture caps[7]; /* the answer being read (here rather than on the stack) */
+    spo_diag kept;            /* an error kept while a lost answer is checked */
     char upload_url[SPO_UPLOAD_URL_MAX]; /* a secret (it grants write access): zeroed after use */
     char buf[SPO_UPLOAD_URL_MAX + 128];  /* request URLs, the record, file reads for the hash */
 } spo_upload;
