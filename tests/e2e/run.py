@@ -1745,7 +1745,7 @@ def _(t):
     expect_rc0(r)
     names = ["batch/" + os.path.basename(p) for p, _ in files]
     expect_exact(r, put_lines(e, names))
-    for (p, data), n in zip(files[::37], names[::37]):
+    for (p, data), n in zip(files, names):
         expect_remote(e, n, data)
     if e.stats().get("simple_puts") != 200:
         raise Fail("expected 200 PUTs")
@@ -1759,6 +1759,8 @@ def _(t):
     r = t.spo_run(["put", SP_HOST, p, q, "hashcheck/"], t.env(e), timeout=120)
     expect_fail(r, "does not match", "small.json", "big.bin", "2 of 2 files failed")
     expect_stdout(r, b"")
+    expect_no_auth_on_sp(e)
+    no_upload_records(t)
 
 
 @case("put.409_if_exists")
@@ -1770,6 +1772,7 @@ def _(t):
     r = t.spo_run(["put", SP_HOST, p, "dup/x.json", "--if-exists", "fail"], t.env(e))
     expect_fail(r, "409", "--if-exists replace", "x.json")
     expect_stdout(r, b"")
+    expect_remote(e, "dup/x.json", data)
     q, data2 = put_file(t, "dup/x-big.bin", (4 << 20) + 7)
     os.replace(q, os.path.join(os.path.dirname(q), "x.json"))
     q = os.path.join(os.path.dirname(q), "x.json")
@@ -1809,11 +1812,21 @@ def _(t):
     r = t.spo_run(["--verbose", "put", SP_HOST, p, "verbose/v.bin"], t.env(e), timeout=120)
     expect_rc0(r)
     expect_remote(e, "verbose/v.bin", data)
+    expect_no_auth_on_sp(e)
     if b"uploadSession" not in r.err or b"?[redacted] [pre-authenticated URL, no Authorization]" not in r.err:
         raise Fail("the fragments are not traced as expected: %r" % r.err_text[-400:])
     if re.search(rb"tempauth|guid=", r.err + r.out):
         raise Fail("the upload URL's query appears in the output: %r" % r.err_text[-400:])
     no_leaks(r, e)
+
+
+@case("put.403_names_the_permission")
+def _(t):
+    e = put_emu(t, no_roles=True)
+    p, _ = put_file(t, "denied/d.json", 10)
+    r = t.spo_run(["put", SP_HOST, p, "denied/d.json"], t.env(e))
+    expect_fail(r, "403", "Sites.ReadWrite.All")
+    expect_stdout(r, b"")
 
 
 @case("put.usage_and_missing_file")
