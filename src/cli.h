@@ -49,4 +49,20 @@ int spo_cli_files_run(spo_client *c, const spo_config *cfg, const char *cmd,
 void spo_cli_files_explain(const spo_client *c, const spo_config *cfg, const char *cmd,
                            spo_drive_part part, const char *what, int rc, uint64_t delivered);
 
+/* spo put: the parsed command line. */
+typedef struct spo_cli_put_opts {
+    const char *site;       /* SITE: id, host:/path or URL */
+    const char *drive;      /* --drive NAME, NULL = the site's default library */
+    char **local;           /* LOCAL files */
+    int nlocal;
+    const char *remote;     /* REMOTE_PATH: a file path, or a folder if it ends in '/' or nlocal > 1 */
+    spo_conflict conflict;  /* --if-exists */
+    uint32_t fragment;      /* --fragment-size, 0 = SPO_UPLOAD_FRAGMENT */
+    int json;
+} spo_cli_put_opts;
+
+/* Upload every LOCAL; one line on stdout per file, after the service's copy was checked. Returns
+ * the exit status: 0 if every file was uploaded, 1 otherwise (stderr says which and why). */
+int spo_cli_put(spo_client *c, const spo_config *cfg, const spo_cli_put_opts *o);
+
 #endif

@@ -180,7 +180,7 @@ static uint32_t next_rand(spo_graph *g)
     return g->rnd;
 }
 
-static uint32_t backoff(spo_graph *g, uint32_t attempt)
+uint32_t spo_graph_backoff(spo_graph *g, uint32_t attempt)
 {
     uint64_t b = g->backoff_ms;
     for (uint32_t i = 0; i < attempt && b < g->backoff_cap_ms; i++)
@@ -326,7 +326,7 @@ static int run_call(spo_graph *g, spo_graph_req *r, int listing)
         if (attempt >= g->max_retries)
             return rc > 0 ? (rc == 429 || rc == 503 ? SPO_E_THROTTLED : SPO_E_GRAPH) : rc;
 
-        uint32_t wait = p.has_retry_after ? p.retry_after_ms : backoff(g, attempt);
+        uint32_t wait = p.has_retry_after ? p.retry_after_ms : spo_graph_backoff(g, attempt);
         g->diag->retry_after_ms = p.has_retry_after ? p.retry_after_ms : 0;
         if (g->now_ms) {
             uint64_t spent = g->now_ms(g->clock_ctx) - start;

@@ -37,7 +37,9 @@ typedef enum spo_status {
     SPO_E_DEADLINE = -25,      /* the overall deadline passed */
     SPO_E_ENTROPY = -26,       /* the port could not provide random bytes */
     SPO_E_ABORTED = -27,       /* a callback asked to stop */
-    SPO_E_INTERNAL = -28       /* a bug in spo: please report */
+    SPO_E_INTERNAL = -28,      /* a bug in spo: please report */
+    SPO_E_INTEGRITY = -29,     /* the service's copy differs from what was sent (hash or size) */
+    SPO_E_FILE = -30           /* a local file cannot be read, or changed while it was read */
 } spo_status;
 
 /* A run of bytes that is not NUL-terminated. */

@@ -1581,6 +1581,240 @@ def _(t):
     e.configure()
 
 
+# ---- put
+def put_emu(t, **cfg):
+    return main_emu(t, **cfg)
+
+
+def put_file(t, name, size, seed=None):
+    """A local file of size pseudo-random bytes (reproducible per name); returns (path, bytes)."""
+    import random
+    d = os.path.join(t.tmp, "put-src")
+    os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
+    data = random.Random(seed if seed is not None else name).randbytes(size)
+    path = os.path.join(d, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path, data
+
+
+def graph_get(e, path, follow=False):
+    """GET on the emulator's Graph with a token of its own (not spo's): (status, headers, body)."""
+    ctx = e.ctx
+    if not hasattr(e, "_put_token"):
+        c = http.client.HTTPSConnection("127.0.0.1", e.port, context=ctx, timeout=30)
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                                       "client_secret": SECRET,
+                                       "scope": "https://graph.microsoft.com/.default"})
+        c.request("POST", "/%s/oauth2/v2.0/token" % TENANT, form,
+                  {"Content-Type": "application/x-www-form-urlencoded"})
+        e._put_token = json.loads(c.getresponse().read())["access_token"]
+        c.close()
+    c = http.client.HTTPSConnection("127.0.0.1", e.port, context=ctx, timeout=60)
+    c.request("GET", path, headers={"Authorization": "Bearer " + e._put_token, "Host": "localhost:%d" % e.port})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    if follow and r.status == 302:
+        u = urllib.parse.urlsplit(r.getheader("Location"))
+        c = http.client.HTTPSConnection("127.0.0.1", u.port, context=ctx, timeout=60)
+        c.request("GET", u.path + "?" + u.query)
+        r2 = c.getresponse()
+        body = r2.read()
+        c.close()
+        return r2.status, r2, body
+    return r.status, r, body
+
+
+def remote_item(e, rpath):
+    st, _, body = graph_get(e, "/v1.0/sites/%s/drive/root:/%s" % (SP_HOST, urllib.parse.quote(rpath)))
+    return json.loads(body) if st == 200 else None
+
+
+def expect_remote(e, rpath, data):
+    st, _, body = graph_get(e, "/v1.0/sites/%s/drive/root:/%s:/content" % (SP_HOST, urllib.parse.quote(rpath)),
+                            follow=True)
+    if st != 200:
+        raise Fail("the emulator has no %s (HTTP %d)" % (rpath, st))
+    if body != data:
+        raise Fail("the emulator's %s differs from the local file (%d vs %d bytes)" % (rpath, len(body), len(data)))
+
+
+def expect_no_auth_on_sp(e):
+    st = e.stats()
+    if st.get("authorization_seen_on_sp_host") or st.get("fragments_with_authorization"):
+        raise Fail("an Authorization header reached the upload host (%s, %s)"
+                   % (st.get("authorization_seen_on_sp_host"), st.get("fragments_with_authorization")))
+    return st
+
+
+def put_lines(e, names_paths):
+    """The expected stdout: name<TAB>size<TAB>id per file, ids as the emulator has them."""
+    out = []
+    for rpath in names_paths:
+        it = remote_item(e, rpath)
+        if it is None:
+            raise Fail("the emulator has no %s" % rpath)
+        out.append("%s\t%d\t%s\n" % (it["name"], it["size"], it["id"]))
+    return "".join(out).encode()
+
+
+def no_upload_records(t):
+    d = os.path.join(t.tmp, ".config", "spo")
+    left = [n for n in (os.listdir(d) if os.path.isdir(d) else []) if n.startswith("upload-")]
+    if left:
+        raise Fail("upload records left behind: %s" % left)
+
+
+@case("put.sizes_0_1_4mib_4mib_plus_1")
+def _(t):
+    e = put_emu(t)
+    files = [put_file(t, "sizes/%s" % n, sz) for n, sz in
+             (("empty.json", 0), ("one.bin", 1), ("four.bin", 4 << 20), ("four-plus-1.bin", (4 << 20) + 1))]
+    r = t.spo_run(["put", SP_HOST] + [p for p, _ in files] + ["put-sizes/"], t.env(e), timeout=120)
+    expect_rc0(r)
+    expect_exact(r, put_lines(e, ["put-sizes/" + os.path.basename(p) for p, _ in files]))
+    for p, data in files:
+        expect_remote(e, "put-sizes/" + os.path.basename(p), data)
+    st = expect_no_auth_on_sp(e)
+    if st.get("simple_puts") != 3 or st.get("upload_sessions_created") != 1:
+        raise Fail("expected 3 simple PUTs and 1 session, got %s and %s"
+                   % (st.get("simple_puts"), st.get("upload_sessions_created")))
+    no_upload_records(t)
+    no_leaks(r, e)
+
+
+@case("put.one_file_to_path_json")
+def _(t):
+    e = put_emu(t)
+    p, data = put_file(t, "report.json", 1843)
+    r = t.spo_run(["put", SP_HOST, p, "/telemetry/day 1/gw-42 #1.json", "--json"], t.env(e))
+    expect_rc0(r)
+    it = remote_item(e, "telemetry/day 1/gw-42 #1.json")
+    line = json.loads(r.out.decode())
+    if line != {"local": p, "path": "telemetry/day 1/gw-42 #1.json", "name": "gw-42 #1.json",
+                "size": 1843, "id": it["id"], "quickXorHash": it["file"]["hashes"]["quickXorHash"]}:
+        raise Fail("unexpected --json line %r" % r.out)
+    expect_remote(e, "telemetry/day 1/gw-42 #1.json", data)
+
+
+@case("put.50mib_drops_and_kill_resumed")
+def _(t):
+    e = put_emu(t, drop_fragment="every 6")
+    p, data = put_file(t, "big/gateway-dump.bin", 50 << 20)
+    env = t.env(e)
+    argv = ["put", SP_HOST, p, "dumps/gateway-dump.bin"]
+    proc = t.spo_start(argv, env)
+    deadline = time.monotonic() + 120 * t.timeout_scale
+    killed = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        st = e.stats()
+        if st.get("upload_fragments", 0) >= 9:   # after the first drop, before the second
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.02)
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    if not killed:
+        raise Fail("spo finished (rc %s) before it could be killed" % proc.returncode)
+    st1 = e.stats()
+    r = t.spo_run(argv, env, timeout=300)
+    expect_rc0(r)
+    expect_exact(r, put_lines(e, ["dumps/gateway-dump.bin"]))
+    expect_remote(e, "dumps/gateway-dump.bin", data)
+    st = expect_no_auth_on_sp(e)
+    if st.get("upload_sessions_created") != 1:
+        raise Fail("the second run did not resume: %s sessions" % st.get("upload_sessions_created"))
+    drops = st.get("faults", {}).get("drop_fragment", 0)
+    if drops < 2:
+        raise Fail("expected two dropped fragments, the emulator dropped %s" % drops)
+    sent_after = sum(x or 0 for x in st["upload_fragment_sizes"][len(st1["upload_fragment_sizes"]):])
+    if sent_after >= len(data):
+        raise Fail("the second run sent %d bytes: it started over" % sent_after)
+    no_upload_records(t)
+    no_leaks(r, e)
+
+
+@case("put.batch_200_json")
+def _(t):
+    e = put_emu(t)
+    files = [put_file(t, "batch/r-%03d.json" % i, 50 + i) for i in range(200)]
+    r = t.spo_run(["put", SP_HOST] + [p for p, _ in files] + ["batch"], t.env(e), timeout=300)
+    expect_rc0(r)
+    names = ["batch/" + os.path.basename(p) for p, _ in files]
+    expect_exact(r, put_lines(e, names))
+    for (p, data), n in zip(files[::37], names[::37]):
+        expect_remote(e, n, data)
+    if e.stats().get("simple_puts") != 200:
+        raise Fail("expected 200 PUTs")
+
+
+@case("put.bad_hash_fails")
+def _(t):
+    e = put_emu(t, bad_hash="every 1")
+    p, _ = put_file(t, "hash/small.json", 300)
+    q, _ = put_file(t, "hash/big.bin", (4 << 20) + 1000)
+    r = t.spo_run(["put", SP_HOST, p, q, "hashcheck/"], t.env(e), timeout=120)
+    expect_fail(r, "does not match", "small.json", "big.bin", "2 of 2 files failed")
+    expect_stdout(r, b"")
+
+
+@case("put.409_if_exists")
+def _(t):
+    e = put_emu(t)
+    p, data = put_file(t, "dup/x.json", 120)
+    r = t.spo_run(["put", SP_HOST, p, "dup/x.json"], t.env(e))
+    expect_rc0(r)
+    r = t.spo_run(["put", SP_HOST, p, "dup/x.json", "--if-exists", "fail"], t.env(e))
+    expect_fail(r, "409", "--if-exists replace", "x.json")
+    expect_stdout(r, b"")
+    q, data2 = put_file(t, "dup/x-big.bin", (4 << 20) + 7)
+    os.replace(q, os.path.join(os.path.dirname(q), "x.json"))
+    q = os.path.join(os.path.dirname(q), "x.json")
+    r = t.spo_run(["put", SP_HOST, q, "dup/x.json"], t.env(e))
+    expect_fail(r, "409", "--if-exists")
+    r = t.spo_run(["put", SP_HOST, q, "dup/x.json", "--if-exists", "rename"], t.env(e))
+    expect_rc0(r)
+    expect_exact(r, put_lines(e, ["dup/x 1.json"]))
+    expect_remote(e, "dup/x 1.json", data2)
+    r = t.spo_run(["put", SP_HOST, q, "dup/x.json", "--if-exists", "replace"], t.env(e))
+    expect_rc0(r)
+    expect_remote(e, "dup/x.json", data2)
+    no_upload_records(t)
+
+
+@case("put.throttled_fragments_and_session_faults")
+def _(t):
+    e = put_emu(t, upload_throttle="every 3", retry_after="1", fragment_416="once", expire_session="once")
+    p, data = put_file(t, "thr/t.bin", (6 << 20) + 5)
+    r = t.spo_run(["put", SP_HOST, p, "thr/t.bin", "--fragment-size", "655360"], t.env(e), timeout=180)
+    expect_rc0(r)
+    expect_remote(e, "thr/t.bin", data)
+    st = expect_no_auth_on_sp(e)
+    f = st.get("faults", {})
+    if not (f.get("upload_throttle") and f.get("fragment_416") and f.get("expire_session")):
+        raise Fail("faults did not fire: %s" % f)
+    last = len(data) % 655360
+    sizes = st["upload_fragment_sizes"]
+    if sizes[-1] != last or any(x not in (655360, last) for x in sizes):
+        raise Fail("fragments of another size than asked: %s" % sizes)
+
+
+@case("put.usage_and_missing_file")
+def _(t):
+    e = put_emu(t)
+    r = t.spo_run(["put", SP_HOST, "only-two"], t.env(e))
+    if r.rc != 2 or b"put needs SITE" not in r.err:
+        raise Fail("usage: " + r.brief())
+    r = t.spo_run(["put", SP_HOST, "a", "b", "--fragment-size", "1000"], t.env(e))
+    if r.rc != 2 or b"327680" not in r.err:
+        raise Fail("fragment size: " + r.brief())
+    r = t.spo_run(["put", SP_HOST, os.path.join(t.tmp, "no-such-file"), "x/"], t.env(e))
+    expect_fail(r, "cannot read", "no-such-file")
+
+
 # ---- long runs (only with --long)
 @case("long.sites_100000", long=True)
 def _(t):
