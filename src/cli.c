@@ -34,6 +34,8 @@ static const char USAGE[] =
     "  sites            list the tenant's sites, one per line: displayName<TAB>webUrl\n"
     "  ls SITE [PATH]   list a folder of a document library\n"
     "  mkdir SITE PATH  create a folder and its missing parents\n"
+    "  get SITE REMOTE_PATH LOCAL\n"
+    "                   download a file, checked (size, quickXorHash) before it replaces LOCAL\n"
     "  put SITE LOCAL... REMOTE_PATH\n"
     "                   upload files to a document library, each checked (size, quickXorHash)\n"
     "\n"
@@ -168,9 +170,19 @@ static void trace(void *ctx, const char *method, const spo_url *url, int status,
         snprintf(port, sizeof port, ":%u", url->port);
     int is_token = target.len >= 6 && memcmp(target.ptr + target.len - 6, "/token", 6) == 0;
     int v6 = memchr(host.ptr, ':', host.len) != NULL;
-    fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s [%s] -> ", method, v6 ? "[" : "", (int)host.len,
-            host.ptr, v6 ? "]" : "", port, (int)target.len, target.ptr,
-            is_token ? "client_secret=[redacted]" : "Authorization: Bearer [redacted]");
+    /* Pre-authenticated URLs (downloads, upload sessions) carry their credential in the query. */
+    const char *ta = NULL;
+    for (size_t i = 0; !ta && i + 9 <= target.len; i++)
+        if (memcmp(target.ptr + i, "tempauth=", 9) == 0)
+            ta = target.ptr + i;
+    size_t cut = ta ? (size_t)(ta - target.ptr) + 9 : target.len, rest = cut;
+    while (ta && rest < target.len && target.ptr[rest] != '&')
+        rest++;
+    fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s%s%.*s [%s] -> ", method, v6 ? "[" : "",
+            (int)host.len, host.ptr, v6 ? "]" : "", port, (int)cut, target.ptr,
+            ta ? "[redacted]" : "", (int)(target.len - rest), target.ptr + rest,
+            is_token ? "client_secret=[redacted]"
+            : ta ? "pre-authenticated, no Authorization" : "Authorization: Bearer [redacted]");
     if (status >= 100)
         fprintf(stderr, "%d in %u ms\n", status, ms);
     else
