@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,10 +17,10 @@ typedef struct opts {
     int json, raw, verbose, help;
     spo_config cfg;
     const char *cloud;
+    spo_cli_files files; /* ls, mkdir, get, list-add */
     char **pos;   /* positional arguments after the command (put), compacted into argv */
     int npos;
     const char *drive, *if_exists, *fragment;
-    spo_cli_files files; /* ls, mkdir, get, list-add */
 } opts;
 
 static const char USAGE[] =
@@ -33,10 +32,12 @@ static const char USAGE[] =
     "commands:\n"
     "  token            acquire an app-only token; print that it worked and when it expires\n"
     "  sites            list the tenant's sites, one per line: displayName<TAB>webUrl\n"
-    "  put SITE LOCAL... REMOTE_PATH\n"
-    "                   upload files to a document library, each checked (size, quickXorHash)\n"
     "  ls SITE [PATH]   list a folder of a document library\n"
     "  mkdir SITE PATH  create a folder and its missing parents\n"
+    "  get SITE REMOTE_PATH LOCAL\n"
+    "                   download a file, checked (size, quickXorHash) before it replaces LOCAL\n"
+    "  put SITE LOCAL... REMOTE_PATH\n"
+    "                   upload files to a document library, each checked (size, quickXorHash)\n"
     "\n"
     "configuration (environment, Azure Identity's names; the options override):\n"
     "  AZURE_TENANT_ID       --tenant ID        Directory (tenant) ID or verified domain\n"
@@ -169,17 +170,19 @@ static void trace(void *ctx, const char *method, const spo_url *url, int status,
         snprintf(port, sizeof port, ":%u", url->port);
     int is_token = target.len >= 6 && memcmp(target.ptr + target.len - 6, "/token", 6) == 0;
     int v6 = memchr(host.ptr, ':', host.len) != NULL;
-    /* SharePoint's upload and download URLs are pre-authenticated: their query holds a tempauth
-     * token, which grants access like a bearer token does, and no Authorization goes with them. */
-    int preauth = 0;
-    for (size_t i = 0; i + 9 <= target.len && !preauth; i++)
-        preauth = !strncasecmp(target.ptr + i, "tempauth=", 9);
-    const char *q = preauth ? memchr(target.ptr, '?', target.len) : NULL;
-    int shown = q ? (int)(q - target.ptr) : (int)target.len;
-    fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s%s [%s] -> ", method, v6 ? "[" : "", (int)host.len,
-            host.ptr, v6 ? "]" : "", port, shown, target.ptr, q ? "?[redacted]" : "",
-            preauth ? "pre-authenticated URL, no Authorization"
-            : is_token ? "client_secret=[redacted]" : "Authorization: Bearer [redacted]");
+    /* Pre-authenticated URLs (downloads, upload sessions) carry their credential in the query. */
+    const char *ta = NULL;
+    for (size_t i = 0; !ta && i + 9 <= target.len; i++)
+        if (memcmp(target.ptr + i, "tempauth=", 9) == 0)
+            ta = target.ptr + i;
+    size_t cut = ta ? (size_t)(ta - target.ptr) + 9 : target.len, rest = cut;
+    while (ta && rest < target.len && target.ptr[rest] != '&')
+        rest++;
+    fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s%s%.*s [%s] -> ", method, v6 ? "[" : "",
+            (int)host.len, host.ptr, v6 ? "]" : "", port, (int)cut, target.ptr,
+            ta ? "[redacted]" : "", (int)(target.len - rest), target.ptr + rest,
+            is_token ? "client_secret=[redacted]"
+            : ta ? "pre-authenticated, no Authorization" : "Authorization: Bearer [redacted]");
     if (status >= 100)
         fprintf(stderr, "%d in %u ms\n", status, ms);
     else
@@ -204,13 +207,13 @@ static int parse_args(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--version")) { printf("spo %s (mbedTLS 3.6, jsmn 1.1)\n", SPO_VERSION); exit(0); }
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) o->verbose = 1;
         else if (!strcmp(a, "--json") && o->cmd && (!strcmp(o->cmd, "sites") || !strcmp(o->cmd, "put"))) o->json = 1;
-        else if (!strcmp(a, "--drive") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->drive);
-        else if (!strcmp(a, "--if-exists") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->if_exists);
-        else if (!strcmp(a, "--fragment-size") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->fragment);
         else if (!strcmp(a, "--json") && o->cmd && !strcmp(o->cmd, "ls")) o->files.json = 1;
+        else if (!strcmp(a, "--drive") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->drive);
         else if (!strcmp(a, "--drive") && o->cmd && spo_cli_files_cmd(o->cmd)) TAKE(o->files.drive);
         else if (!strcmp(a, "--json-file") && o->cmd && !strcmp(o->cmd, "list-add"))
             TAKE(o->files.json_file);
+        else if (!strcmp(a, "--if-exists") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->if_exists);
+        else if (!strcmp(a, "--fragment-size") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->fragment);
         else if (!strcmp(a, "--raw") && o->cmd && !strcmp(o->cmd, "token")) o->raw = 1;
         else if (!strcmp(a, "--search") && o->cmd && !strcmp(o->cmd, "sites")) TAKE(o->search);
         else if (!strcmp(a, "--tenant")) TAKE(o->cfg.tenant);
@@ -342,10 +345,10 @@ int main(int argc, char **argv)
             printf("token acquired: %zu bytes, valid for %u s, expires %s\n", t->len,
                    t->lifetime_s, spo_cli_utc(t->expires_wall));
         }
-    } else if (!strcmp(o.cmd, "put")) {
-        status = spo_cli_put(&client, &o.cfg, &po);
     } else if (spo_cli_files_cmd(o.cmd)) {
         status = spo_cli_files_run(&client, &o.cfg, o.cmd, &o.files);
+    } else if (!strcmp(o.cmd, "put")) {
+        status = spo_cli_put(&client, &o.cfg, &po);
     } else {
         sites_out so = { o.json, isatty(1), 0 };
         rc = spo_client_sites(&client, o.search, on_site, &so);

@@ -44,6 +44,8 @@ int spo_cli_files_check(const char *cmd, const spo_cli_files *f);
 /* Run the command on an initialised client; the exit status (0 or 1, a message on stderr). */
 int spo_cli_files_run(spo_client *c, const spo_config *cfg, const char *cmd,
                       const spo_cli_files *f);
+/* spo get (cli_get.c). */
+int spo_cli_get_run(spo_client *c, const spo_config *cfg, const spo_cli_files *f);
 /* One line on stderr for a failure of cmd: 403/404/409 name the part and the permission, every
  * other failure goes to spo_cli_explain. */
 void spo_cli_files_explain(const spo_client *c, const spo_config *cfg, const char *cmd,

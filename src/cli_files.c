@@ -46,7 +46,7 @@ static const char USAGE_LIST_ADD[] =
 
 int spo_cli_files_cmd(const char *cmd)
 {
-    return !strcmp(cmd, "ls") || !strcmp(cmd, "mkdir");
+    return !strcmp(cmd, "ls") || !strcmp(cmd, "mkdir") || !strcmp(cmd, "get");
 }
 
 const char *spo_cli_files_usage(const char *cmd)
@@ -270,5 +270,7 @@ int spo_cli_files_run(spo_client *c, const spo_config *cfg, const char *cmd,
 {
     if (!strcmp(cmd, "ls"))
         return run_ls(c, cfg, f);
+    if (!strcmp(cmd, "get"))
+        return spo_cli_get_run(c, cfg, f);
     return run_mkdir(c, cfg, f);
 }

@@ -117,4 +117,61 @@ int spo_drive_item(spo_graph *g, spo_drive_ref *d, const char *path, spo_item_me
 int spo_drive_content_url(spo_graph *g, spo_drive_ref *d, const char *item_id, char *url,
                           size_t cap);
 
+/* ---------------------------------------------------------------- downloads */
+
+#ifndef SPO_DOWNLOAD_URL_MAX
+#define SPO_DOWNLOAD_URL_MAX SPO_HTTP_LINE_MAX /* the pre-authenticated URL of a download + NUL:
+                                                * it carries a tempauth token; it arrives in one
+                                                * Location line, which SPO_HTTP_LINE_MAX bounds */
+#endif
+#ifndef SPO_DOWNLOAD_ATTEMPTS
+#define SPO_DOWNLOAD_ATTEMPTS 8 /* transfers of one file (the first one and its resumptions) */
+#endif
+#ifndef SPO_DOWNLOAD_REDIRECTS
+#define SPO_DOWNLOAD_REDIRECTS 3 /* fresh download URLs asked for when one expires (403/404/410) */
+#endif
+
+/* Where the bytes go. write appends; restart discards everything written so far (the server
+ * ignored a Range and sends the file from its first byte again). Both return SPO_OK or a negative
+ * status (SPO_E_FILE), which stops the download. */
+typedef struct spo_download_sink {
+    void *ctx;
+    int (*write)(void *ctx, const uint8_t *data, size_t len);
+    int (*restart)(void *ctx);
+} spo_download_sink;
+
+/* One download's state (no heap: keep it static or in a long-lived struct; ~2.2 KB). */
+typedef struct spo_download {
+    spo_item_meta meta;           /* from spo_drive_item, given by the caller */
+    char url[SPO_DOWNLOAD_URL_MAX]; /* a secret while set (tempauth): wiped when the call ends */
+    uint64_t received;            /* bytes written to the sink and hashed */
+    uint32_t transfers;           /* GETs of the download URL (the first + resumptions) */
+    uint32_t redirects;           /* content redirects fetched from Graph */
+    uint8_t hash_checked;         /* the service gave a quickXorHash and it matched */
+    char hash[SPO_QXH_B64];       /* the quickXorHash of what was received */
+    /* private */
+    spo_qxh qxh;
+    uint64_t range_first, range_total;
+    int status;
+    uint8_t range_ok, too_much; /* too_much: the answer is not this file's size (integrity) */
+    int sink_rc;
+    const spo_download_sink *sink;
+    const spo_http_conn *conn;
+    uint32_t retry_after_ms;
+    uint8_t has_retry_after;
+} spo_download;
+
+/* Download the file dl->meta describes (dl->meta filled by spo_drive_item; not a folder) from
+ * d's drive: GET .../items/{id}/content through Graph (302), then GET of the pre-authenticated URL
+ * on its own host **without** the Authorization header (the bearer token never leaves Graph's
+ * origin), streaming each piece to the sink and into a quickXorHash. A transfer that breaks is
+ * resumed with "Range: bytes=N-" (up to SPO_DOWNLOAD_ATTEMPTS transfers; a 206 must start at N and
+ * name the same total; a 200 instead restarts the sink); an expired URL is asked for again.
+ * At the end the size must equal dl->meta.size and, when the service gave one, the hash must
+ * equal dl->meta.qxh. Returns SPO_OK, SPO_E_INTEGRITY (size or hash differ: the bytes in the sink
+ * must not be used), SPO_E_GRAPH (diag: an error status from Graph or the download host), what the
+ * sink returned, or a network/HTTP status when every attempt failed. */
+int spo_drive_download(spo_graph *g, spo_drive_ref *d, spo_download *dl,
+                       const spo_download_sink *sink);
+
 #endif

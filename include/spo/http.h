@@ -43,6 +43,10 @@ typedef struct spo_url {
  * when out is NULL. */
 int spo_url_parse(const char *s, size_t len, spo_url *out);
 
+/* spo_url_parse for URLs of at most max - 1 bytes: pre-authenticated download and upload URLs
+ * carry a tempauth token and are longer than the Graph links SPO_URL_MAX is sized for. */
+int spo_url_parse_max(const char *s, size_t len, size_t max, spo_url *out);
+
 /* True when a and b name the same origin (host compared case-insensitively, same port). */
 int spo_url_same_origin(const spo_url *a, const spo_url *b);
 

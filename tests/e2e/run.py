@@ -1581,6 +1581,142 @@ def _(t):
     e.configure()
 
 
+def drive_put(e, path, **kw):
+    """Seed a file through the emulator's control API (answers 201 new / 200 replaced)."""
+    body = {"site": "0", "drive": kw.pop("drive", "Documents"), "path": path}
+    body.update(kw)
+    c = http.client.HTTPSConnection("127.0.0.1", e.port, context=e.ctx, timeout=300)
+    try:
+        c.request("POST", "/_emulator/drive/put", json.dumps(body),
+                  {"Content-Type": "application/json", "Connection": "close"})
+        r = c.getresponse()
+        data = json.loads(r.read())
+        if r.status not in (200, 201):
+            raise Fail("setup: drive/put %s: %d %r" % (path, r.status, data))
+        return data
+    finally:
+        c.close()
+
+
+def same_file(local, stored):
+    """Byte-for-byte comparison, 1 MiB at a time."""
+    with open(local, "rb") as a, open(stored, "rb") as b:
+        while True:
+            x, y = a.read(1 << 20), b.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def no_temp_left(t, d):
+    left = [n for n in os.listdir(d) if ".spo-" in n]
+    if left:
+        raise Fail("temporary files left behind: %r" % left)
+
+
+@case("files.get_0_1_4mib_50mib")
+def _(t):
+    e = main_emu(t)
+    d = os.path.join(t.tmp, "get-sizes")
+    os.makedirs(d, exist_ok=True)
+    sizes = [0, 1, 4 << 20, 50 << 20]
+    stored = {}
+    for n in sizes:
+        stored[n] = drive_put(e, "get/%d.bin" % n, size=n, pattern="random", seed=n + 7)
+    e.api("POST", "/_emulator/reset", {})
+    for n in sizes:
+        local = os.path.join(d, "f%d.bin" % n)
+        r = t.spo_run(["get", FILES_SITE, "/get/%d.bin" % n, local], t.env(e), timeout=300)
+        expect_exact(r, ("%s: %d bytes, quickXorHash checked\n" % (local, n)).encode())
+        if os.path.getsize(local) != n or not same_file(local, stored[n]["file"]):
+            raise Fail("%d bytes: the local file differs from the stored one" % n)
+    no_temp_left(t, d)
+    st = e.stats()
+    if st["authorization_seen_on_sp_host"]:
+        raise Fail("Authorization reached the download host %d times" % st["authorization_seen_on_sp_host"])
+    if st["download_redirects"] != 4 or st["downloads"] != 4 or st["ranged_downloads"]:
+        raise Fail("expected 4 redirects and 4 plain downloads: %d, %d, ranged %d"
+                   % (st["download_redirects"], st["downloads"], st["ranged_downloads"]))
+    if st["download_bytes"] != sum(sizes):
+        raise Fail("the download host sent %d bytes, expected %d" % (st["download_bytes"], sum(sizes)))
+
+
+@case("files.get_resumes_after_drop")
+def _(t):
+    e = main_emu(t)
+    stored = drive_put(e, "get/drop.bin", size=4 << 20, pattern="seq")
+    e.configure(drop_download="once", drop_download_bytes=1000000)
+    local = os.path.join(t.tmp, "drop.bin")
+    with open(local, "wb") as f:
+        f.write(b"old contents")
+    r = t.spo_run(["get", FILES_SITE, "get/drop.bin", local], t.env(e), timeout=120)
+    expect_exact(r, ("%s: %d bytes, quickXorHash checked, resumed\n" % (local, 4 << 20)).encode())
+    if not same_file(local, stored["file"]):
+        raise Fail("the resumed download differs from the stored file")
+    st = e.stats()
+    if st["ranged_downloads"] < 1 or st["authorization_seen_on_sp_host"]:
+        raise Fail("expected a ranged (206) resumption and no Authorization: %r"
+                   % {k: st[k] for k in ("downloads", "ranged_downloads", "authorization_seen_on_sp_host")})
+    if st["download_bytes"] >= 2 * (4 << 20):
+        raise Fail("the download started again from zero (%d bytes sent)" % st["download_bytes"])
+    no_temp_left(t, t.tmp)
+
+
+@case("files.get_drop_every_time_leaves_local")
+def _(t):
+    e = main_emu(t)
+    drive_put(e, "get/always.bin", size=300000, pattern="seq")
+    e.configure(drop_download="every 1", drop_download_bytes=1000)
+    local = os.path.join(t.tmp, "always.bin")
+    with open(local, "wb") as f:
+        f.write(b"precious")
+    r = t.spo_run(["get", FILES_SITE, "get/always.bin", local], t.env(e), timeout=120)
+    expect_fail(r, "left as it was")
+    with open(local, "rb") as f:
+        if f.read() != b"precious":
+            raise Fail("LOCAL was changed by a failed download")
+    no_temp_left(t, t.tmp)
+    st = e.stats()
+    if not 2 <= st["downloads"] <= 8:     # SPO_DOWNLOAD_ATTEMPTS transfers at most (206s count too)
+        raise Fail("expected bounded resumptions (2..8 transfers), got %d" % st["downloads"])
+
+
+@case("files.get_errors")
+def _(t):
+    e = main_emu(t)
+    local = os.path.join(t.tmp, "nothing.bin")
+    r = t.spo_run(["get", FILES_SITE, "get/no such file.bin", local], t.env(e))
+    expect_fail(r, "no file or folder at that path", "404")
+    r = t.spo_run(["get", FILES_SITE, "telemetry", local], t.env(e))
+    expect_fail(r, "is a folder")
+    r = t.spo_run(["get", FILES_SITE, "Welcome.txt", t.tmp], t.env(e))
+    if r.rc != 2 or b"is a directory" not in r.err:
+        raise Fail("LOCAL a directory: %s" % r.brief())
+    r = t.spo_run(["get", FILES_SITE, "Welcome.txt", os.path.join(t.tmp, "no-dir", "x")], t.env(e))
+    expect_fail(r, "cannot create a temporary file")
+    if os.path.exists(local):
+        raise Fail("a failed get created LOCAL")
+    r = t.spo_run(["get", FILES_SITE, "get"], t.env(e))
+    if r.rc != 2:
+        raise Fail("missing LOCAL: %s" % r.brief())
+    r = t.spo_run(["get", "--help"], t.env(e))
+    if r.rc != 0 or not r.out.startswith(b"usage: spo get SITE REMOTE_PATH LOCAL"):
+        raise Fail("get --help: %s" % r.brief())
+
+
+@case("files.get_verbose_redacts_tempauth")
+def _(t):
+    e = main_emu(t)
+    drive_put(e, "get/v.txt", text="verbose\n")
+    local = os.path.join(t.tmp, "v.txt")
+    r = t.spo_run(["--verbose", "get", FILES_SITE, "get/v.txt", local], t.env(e))
+    expect_rc0(r)
+    if b"tempauth=[redacted]" not in r.err or re.search(rb"tempauth=(?!\[redacted\])", r.err):
+        raise Fail("tempauth not redacted in --verbose: %r" % r.err[-600:])
+    no_leaks(r, e)
+
+
 # ---- put
 def put_emu(t, **cfg):
     return main_emu(t, **cfg)
@@ -1813,10 +1949,11 @@ def _(t):
     expect_rc0(r)
     expect_remote(e, "verbose/v.bin", data)
     expect_no_auth_on_sp(e)
-    if b"uploadSession" not in r.err or b"?[redacted] [pre-authenticated URL, no Authorization]" not in r.err:
+    if b"uploadSession" not in r.err or b"tempauth=[redacted]" not in r.err \
+            or b"[pre-authenticated, no Authorization]" not in r.err:
         raise Fail("the fragments are not traced as expected: %r" % r.err_text[-400:])
-    if re.search(rb"tempauth|guid=", r.err + r.out):
-        raise Fail("the upload URL's query appears in the output: %r" % r.err_text[-400:])
+    if re.search(rb"tempauth=(?!\[redacted\])", r.err + r.out):
+        raise Fail("the upload URL's tempauth appears in the output: %r" % r.err_text[-400:])
     no_leaks(r, e)
 
 

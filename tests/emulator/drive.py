@@ -5,6 +5,10 @@ by path or id, children with paging, folder creation, simple PUT, createUploadSe
 (302). SharePoint side: a second TLS listener (--sp-port) serving upload sessions and pre-authenticated
 downloads, which refuses any Authorization header. File bytes live in a temporary folder on disk and
 are streamed in and out, never held whole in memory. See README.md ("Document libraries").
+
+Modules: drive.py (configuration keys, stats, sites/drives/items on Graph: DriveService), sharepoint.py
+(the SharePoint port: upload sessions, downloads), lists.py, drive_api.py (/_emulator/drive/...),
+drive_util.py (item model, errors, body streaming), quickxor.py.
 """
 import atexit
 import base64
@@ -13,18 +17,21 @@ import hmac
 import json
 import mimetypes
 import os
-import re
 import shutil
 import struct
 import tempfile
 import threading
-import time
 import urllib.parse
 import uuid
 
-KIB = 1024
-FRAGMENT_UNIT = 320 * KIB
-IO_PIECE = 1024 * KIB
+from drive_api import ControlMixin
+from drive_util import (KIB, GraphFail, Drive, NotMine, check_name, defer_body, drain, dumps, free_name,
+                        iso_now, read_body, select_of, site_rel, wrong_hash)
+from lists import ListsMixin
+from quickxor import QuickXor, file_hashes
+from sharepoint import SharePointMixin
+
+__all__ = ["DEFAULTS", "CHOICES", "STATS", "DriveService", "QuickXor", "defer_body", "drain"]   # emulator.py, self-test
 QUOTA_TOTAL = 27487790694400
 
 # configuration keys added to the emulator's (flags --key-name, runtime POST /_emulator/config)
@@ -61,487 +68,9 @@ STATS = {
     "authorization_seen_on_sp_host": 0, "list_items_created": 0,
 }
 
-FORBIDDEN_NAME = re.compile(r'["*:<>?/\\|]')
-LIST_COLUMNS = {"Title": "text", "Device": "text", "Temperature": "number", "Ok": "boolean", "Note": "text"}
 
 
-# --------------------------------------------------------------------------------------------------
-class QuickXor:
-    """quickXorHash, streaming. Byte i lands at bit (11 * i) mod 160 of a 160-bit register, so all bytes
-    with the same i mod 160 can be XORed together first: 160-byte blocks are folded with big-integer XOR
-    (fast in CPython), and the rotation is applied once per residue at the end."""
-
-    def __init__(self):
-        self.acc = 0            # XOR of all complete 160-byte blocks, little-endian
-        self.pending = b""      # < 160 bytes not yet folded
-        self.length = 0
-
-    def update(self, data):
-        self.length += len(data)
-        data = self.pending + bytes(data)
-        full = len(data) // 160 * 160
-        self.pending = data[full:]
-        if full:
-            self.acc ^= self._fold(data[:full])
-
-    @staticmethod
-    def _fold(chunk):
-        x = int.from_bytes(chunk, "little")
-        blocks = len(chunk) // 160
-        while blocks > 1:
-            keep = (blocks + 1) // 2
-            shift = keep * 1280
-            x = (x & ((1 << shift) - 1)) ^ (x >> shift)
-            blocks = keep
-        return x
-
-    def digest(self):
-        acc = self.acc ^ int.from_bytes(self.pending, "little")
-        mask = (1 << 160) - 1
-        state = 0
-        for j in range(160):
-            b = (acc >> (8 * j)) & 0xFF
-            if b:
-                s = (11 * j) % 160
-                state ^= ((b << s) | (b >> (160 - s))) & mask
-        out = bytearray(state.to_bytes(20, "little"))
-        for k, v in enumerate(struct.pack("<Q", self.length)):
-            out[12 + k] ^= v
-        return bytes(out)
-
-    def b64(self):
-        return base64.b64encode(self.digest()).decode()
-
-
-def file_hashes(path):
-    q, s = QuickXor(), hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            piece = f.read(IO_PIECE)
-            if not piece:
-                break
-            q.update(piece)
-            s.update(piece)
-    return q.b64(), s.hexdigest()
-
-
-# --------------------------------------------------------------------------------------------------
-def iso_now():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def iso_ms(t):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
-
-
-def dumps(obj):
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def rename_candidate(name, n):
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem:
-        return "%s %d" % (name, n)
-    return "%s %d.%s" % (stem, n, ext)
-
-
-class Item:
-    __slots__ = ("id", "name", "parent", "children", "size", "created", "modified", "guid", "version",
-                 "path", "qxh", "sha256", "mime", "drive")
-
-    def __init__(self, drive, name, parent, folder):
-        self.drive = drive
-        self.id = "01" + base64.b32encode(os.urandom(20)).decode()[:32]
-        self.name = name
-        self.parent = parent
-        self.children = {} if folder else None
-        self.size = 0
-        self.created = self.modified = iso_now()
-        self.guid = str(uuid.uuid4()).upper()
-        self.version = 1
-        self.path = self.qxh = self.sha256 = None
-        self.mime = None
-
-    def rel_path(self):
-        parts = []
-        it = self
-        while it.parent is not None:
-            parts.append(it.name)
-            it = it.parent
-        return "/".join(reversed(parts))
-
-    def total_size(self):
-        if self.children is None:
-            return self.size
-        return sum(c.total_size() for c in self.children.values())
-
-
-class Drive:
-    def __init__(self, svc, site, index, no):
-        self.svc = svc
-        self.site = site
-        self.index = index
-        self.no = no
-        self.name = ("Documents", "Reports")[no]
-        self.url_name = ("Shared%20Documents", "Reports")[no]
-        self.id = svc.drive_id(index, no)
-        self.created = site["createdDateTime"]
-        self.items = {}
-        self.root = self.new_item("root", None, True)
-
-    def new_item(self, name, parent, folder):
-        it = Item(self, name, parent, folder)
-        self.items[it.id] = it
-        if parent is not None:
-            parent.children[name.lower()] = it
-        return it
-
-    def remove(self, it):
-        if it.children:
-            for c in list(it.children.values()):
-                self.remove(c)
-        self.items.pop(it.id, None)
-        if it.parent is not None:
-            it.parent.children.pop(it.name.lower(), None)
-        if it.path:
-            try:
-                os.unlink(it.path)
-            except OSError:
-                pass
-
-
-class NotMine(Exception):
-    pass
-
-
-class GraphFail(Exception):
-    def __init__(self, status, code, message, headers=(), inner=None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers, self.inner = status, code, message, headers, inner
-
-
-class Session:
-    __slots__ = ("guid", "drive", "parent", "name", "behaviour", "existing", "total", "next", "expires",
-                 "path", "tempauth", "lock", "url", "gone")
-
-
-class SharePointMixin:
-    """Upload sessions (createUploadSession on Graph, fragments on the SharePoint port) and downloads."""
-
-    def is_sp(self, sock):
-        try:
-            return self.sp_port is not None and sock.getsockname()[1] == self.sp_port
-        except OSError:
-            return False
-
-    # ---- Graph side
-    def create_session(self, conn, req, close, d, base, rel):
-        try:
-            body = json.loads(req.body or b"{}")
-        except ValueError:
-            raise GraphFail(400, "BadRequest", "Unable to read JSON request payload.")
-        item = body.get("item", {}) if isinstance(body, dict) else None
-        if not isinstance(item, dict):
-            raise GraphFail(400, "invalidRequest", "Invalid request: 'item' must be an object.")
-        behaviour = str(item.get("@microsoft.graph.conflictBehavior", "fail")).lower()
-        if behaviour not in ("fail", "replace", "rename"):
-            raise GraphFail(400, "invalidRequest", "Invalid conflict behavior.")
-        if rel.strip("/"):
-            parent, name, existing = self.lookup(d, base, rel, create_parents=True)
-        elif base.children is None:
-            parent, name, existing, behaviour = base.parent, base.name, base, "replace"
-        else:
-            raise GraphFail(400, "invalidRequest", "Cannot upload content to a folder.")
-        check_name(name)
-        if self.fire("name_conflict") or (existing is not None and behaviour == "fail"):
-            raise GraphFail(409, "nameAlreadyExists", "The specified item name already exists. Name: %s" % name)
-        if existing is not None and existing.children is not None:
-            raise GraphFail(409, "nameAlreadyExists", "A folder with the name %s already exists." % name)
-        ss = Session()
-        ss.guid = str(uuid.uuid4())
-        ss.drive, ss.parent, ss.name, ss.behaviour = d, parent, name, behaviour
-        ss.total, ss.next = None, 0
-        if isinstance(item.get("fileSize"), int) and item["fileSize"] >= 0:
-            ss.total = item["fileSize"]
-        ss.expires = time.time() + float(self.emu.cfg["session_ttl"])
-        ss.path = self.new_path()
-        open(ss.path, "wb").close()
-        ss.tempauth = self.tempauth("session:" + ss.guid)
-        ss.lock = threading.Lock()
-        ss.gone = False
-        ss.url = ("https://localhost:%d%s/_api/v2.0/drives/%s/items/%s/uploadSession?guid='%s'&path='~tmp%s'"
-                  "&overwrite=%s&rename=%s&dc=0&tempauth=%s") % (
-            self.sp_port or 0, site_rel(d.site), d.id, parent.id, ss.guid,
-            urllib.parse.quote(name[-40:]), "True" if behaviour == "replace" else "False",
-            "True" if behaviour == "rename" else "False", ss.tempauth)
-        with self.lock:
-            self.sessions[ss.guid] = ss
-        self.stat("upload_sessions_created")
-        host = req.header("host", "graph.microsoft.com")
-        return self.reply(conn, req, close, 200, {
-            "@odata.context": "https://%s/v1.0/$metadata#microsoft.graph.uploadSession" % host,
-            "expirationDateTime": iso_ms(ss.expires), "nextExpectedRanges": ["0-"], "uploadUrl": ss.url})
-
-    def content_redirect(self, conn, req, close, it):
-        if it.children is not None:
-            raise GraphFail(400, "invalidRequest", "You cannot get content for a folder.")
-        self.stat("download_redirects")
-        self.emu.bump("graph_status", "302")
-        hdrs = self.emu.graph_headers(req) + [("Location", self.download_url(it))]
-        hdrs = [h for h in hdrs if h[0] != "Content-Type"]
-        return self.emu.write(conn, 302, hdrs, b"", framing="length", close=close)
-
-    # ---- SharePoint side
-    def sp_headers(self, ctype="application/json;odata=nometadata;streaming=true;charset=utf-8"):
-        rid = str(uuid.uuid4())
-        return [("Cache-Control", "private, max-age=0"), ("Content-Type", ctype),
-                ("SPRequestGuid", rid), ("request-id", rid), ("X-SharePointHealthScore", "1"),
-                ("MicrosoftSharePointTeamServices", "16.0.0.24817"), ("X-Content-Type-Options", "nosniff"),
-                ("Strict-Transport-Security", "max-age=31536000"), ("Date", time.strftime(
-                    "%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))]
-
-    def sp_reply(self, conn, status, obj, close, headers=()):
-        self.stat("sp_status", sub=str(status))
-        body = dumps(obj) if obj is not None else b""
-        hdrs = self.sp_headers() + list(headers)
-        if obj is None:
-            hdrs = [h for h in hdrs if h[0] != "Content-Type"]
-        return self.emu.write(conn, status, hdrs, body, framing="length", close=close)
-
-    def sp_error(self, conn, e, close):
-        err = {"code": e.code, "message": e.message}
-        err["innerError"] = e.inner if e.inner is not None else {
-            "date": iso_now()[:-1], "request-id": str(uuid.uuid4())}
-        return self.sp_reply(conn, e.status, {"error": err}, close, e.headers)
-
-    def sp(self, conn, req, close):
-        self.stat("sp_requests")
-        try:
-            if req.path.endswith("/uploadSession") and req.method == "PUT":
-                self.count_fragment(req)
-            if req.header("authorization") is not None:
-                self.stat("authorization_seen_on_sp_host")
-                if req.path.endswith("/uploadSession") and req.method == "PUT":
-                    self.stat("fragments_with_authorization")
-                self.stat("sp_status", sub="401")
-                return self.emu.write(conn, 401, self.sp_headers(), b'{"error":{"code":"unauthenticated",'
-                                      b'"message":"Unauthenticated"}}', framing="length", close=close)
-            if req.path.endswith("/uploadSession"):
-                return self.session_route(conn, req, close)
-            if req.path.endswith("/_layouts/15/download.aspx"):
-                return self.download(conn, req, close)
-            raise GraphFail(404, "itemNotFound", "The resource could not be found.")
-        except GraphFail as e:
-            return self.sp_error(conn, e, close)
-
-    def find_session(self, req):
-        q = dict(req.query)
-        guid = q.get("guid", "").strip("'")
-        with self.lock:
-            ss = self.sessions.get(guid)
-        if ss is None or ss.gone or not hmac.compare_digest(q.get("tempauth", ""), ss.tempauth):
-            raise GraphFail(404, "itemNotFound", "The upload session was not found.",
-                            inner={"code": "uploadSessionNotFound", "date": iso_now()[:-1]})
-        if ss.expires <= time.time():
-            self.end_session(ss)
-            raise GraphFail(404, "itemNotFound", "The upload session has expired.",
-                            inner={"code": "uploadSessionNotFound", "date": iso_now()[:-1]})
-        return ss
-
-    def end_session(self, ss):
-        ss.gone = True
-        with self.lock:
-            self.sessions.pop(ss.guid, None)
-        if ss.path:
-            try:
-                os.unlink(ss.path)
-            except OSError:
-                pass
-
-    def session_status(self, ss):
-        return {"expirationDateTime": iso_ms(ss.expires), "nextExpectedRanges": ["%d-" % ss.next]}
-
-    def session_route(self, conn, req, close):
-        if req.method == "PUT":
-            return self.fragment(conn, req, close)
-        ss = self.find_session(req)
-        if req.method == "GET":
-            return self.sp_reply(conn, 200, self.session_status(ss), close)
-        if req.method == "DELETE":
-            self.end_session(ss)
-            self.stat("upload_sessions_deleted")
-            return self.sp_reply(conn, 204, None, close)
-        raise GraphFail(405, "invalidRequest", "Method not allowed on an upload session.")
-
-    def count_fragment(self, req):
-        self.stat("upload_fragments")
-        cl = req.header("content-length")
-        with self.emu.lock:
-            sizes = self.emu.stats["upload_fragment_sizes"]
-            sizes.append(int(cl) if cl and cl.isdigit() else None)
-            del sizes[:-1000]
-
-    def fragment(self, conn, req, close):
-        cl = req.header("content-length")
-        ss = self.find_session(req)
-        if self.fire("expire_session"):
-            self.end_session(ss)
-            raise GraphFail(404, "itemNotFound", "The upload session has expired.",
-                            inner={"code": "uploadSessionNotFound", "date": iso_now()[:-1]})
-        if self.fire("upload_throttle"):
-            raise self.throttle_fail()
-        if cl is None:
-            raise GraphFail(411, "lengthRequired", "Content-Length header is required.")
-        n = int(cl)
-        m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", req.header("content-range", "").strip())
-        if not m:
-            raise self.reject("badContentRange", 400, "invalidRequest",
-                              "The Content-Range header is missing or malformed.")
-        a, b, total = (int(x) for x in m.groups())
-        if ss.total is not None and total != ss.total:
-            raise self.reject("totalMismatch", 400, "invalidRequest",
-                              "The current upload session is for %d total bytes, but the current fragment "
-                              "declares a total of %d." % (ss.total, total))
-        if b < a or b >= total or b - a + 1 != n:
-            raise self.reject("lengthMismatch", 400, "invalidRequest",
-                              "The Content-Range does not match the Content-Length of the fragment.",
-                              inner={"code": "fragmentLengthMismatch", "date": iso_now()[:-1]})
-        if n > int(self.emu.cfg["max_fragment"]):
-            raise self.reject("tooLarge", 400, "invalidRequest", "The fragment is larger than the maximum "
-                              "of %d bytes." % int(self.emu.cfg["max_fragment"]),
-                              inner={"code": "maxFragmentLengthExceeded", "date": iso_now()[:-1]})
-        if a != ss.next or self.fire("fragment_416"):
-            raise self.reject("range", 416, "invalidRange",
-                              "Uploaded fragment overlaps with existing data." if a < ss.next else
-                              "The uploaded fragment is not in the expected order.",
-                              inner={"code": "fragmentOverlap" if a < ss.next else "fragmentOutOfOrder",
-                                     "request-id": str(uuid.uuid4()), "date": iso_now()[:-1]},
-                              headers=[])
-        if b + 1 != total and n % FRAGMENT_UNIT:
-            raise self.reject("notMultiple", 400, "invalidRequest", "The fragment size must be a multiple of "
-                              "320 KiB (327680 bytes) except for the last fragment.",
-                              inner={"code": "fragmentLengthMismatch", "date": iso_now()[:-1]})
-        if not ss.lock.acquire(blocking=False):
-            raise self.reject("busy", 409, "resourceModified", "Another fragment of this session is in flight.")
-        try:
-            cut = None
-            if self.fire("drop_fragment"):
-                db = self.emu.cfg["drop_fragment_bytes"]
-                cut = int(db) if db not in (None, "") else n // 2
-            with open(ss.path, "r+b") as f:
-                f.seek(a)
-                got = read_body(conn, n, f.write, cut)
-            if got < n:             # the fault: the bytes received so far are not committed
-                self.emu._abort(conn, conn.sock)
-                return False
-            ss.total, ss.next = total, b + 1
-            ss.expires = max(ss.expires, time.time())
-        finally:
-            ss.lock.release()
-        if ss.next < total:
-            return self.sp_reply(conn, 202, self.session_status(ss), close)
-        return self.commit(conn, req, close, ss)
-
-    def reject(self, why, status, code, message, inner=None, headers=()):
-        self.stat("fragments_rejected", sub=why)
-        return GraphFail(status, code, message, headers, inner)
-
-    def commit(self, conn, req, close, ss):
-        d, parent = ss.drive, ss.parent
-        with self.lock:
-            existing = parent.children.get(ss.name.lower())
-            name = ss.name
-            if existing is not None and (ss.behaviour == "fail" or existing.children is not None):
-                ss.next = ss.total          # all bytes are there; the session waits for a retry or expiry
-                raise GraphFail(409, "nameAlreadyExists", "Another file exists with the same name as the "
-                                "uploaded session. You can redirect the upload session to use a new filename "
-                                "by calling PUT with the new metadata and @microsoft.graph.sourceUrl attribute.")
-            if existing is not None and ss.behaviour == "rename":
-                name, existing = free_name(parent, name), None
-            with open(ss.path, "r+b") as f:
-                f.truncate(ss.total)
-            it = self.attach(d, parent, name, ss.path, existing)
-            ss.path = None
-            self.end_session(ss)
-        self.stat("upload_sessions_completed")
-        self.stat("bytes_committed", it.size)
-        obj = self.item_obj(req, it, sp=True)
-        if self.fire("bad_hash"):
-            obj["file"]["hashes"]["quickXorHash"] = wrong_hash(it.qxh)
-        return self.sp_reply(conn, 200 if existing is not None else 201, obj, close)
-
-    # ---- downloads
-    def download(self, conn, req, close):
-        if req.method not in ("GET", "HEAD"):
-            raise GraphFail(405, "invalidRequest", "Method not allowed.")
-        q = dict(req.query)
-        with self.lock:
-            ent = self.downloads.get(q.get("UniqueId", "").lower())
-        if ent is None or not hmac.compare_digest(q.get("tempauth", ""), ent[1]) or \
-                ent[0].drive.items.get(ent[0].id) is not ent[0] or ent[0].path is None:
-            raise GraphFail(404, "itemNotFound", "The resource could not be found.")
-        it = ent[0]
-        f = open(it.path, "rb")         # opened now: a replace during the transfer cannot change it
-        try:
-            size = os.fstat(f.fileno()).st_size
-            start, end, status = 0, size - 1, 200
-            rng = req.header("range")
-            m = re.fullmatch(r"bytes=(\d*)-(\d*)", (rng or "").strip())
-            if m and (m.group(1) or m.group(2)):
-                a, b = m.group(1), m.group(2)
-                if a:
-                    start, end = int(a), min(int(b), size - 1) if b else size - 1
-                else:
-                    start, end = max(0, size - int(b)), size - 1
-                if start >= size or (a and b and int(b) < int(a)) or (not a and int(b) == 0):
-                    self.stat("ranged_downloads")
-                    self.stat("sp_status", sub="416")
-                    hdrs = [h for h in self.sp_headers() if h[0] != "Content-Type"]
-                    hdrs.append(("Content-Range", "bytes */%d" % size))
-                    return self.emu.write(conn, 416, hdrs, b"", framing="length", close=close)
-                status = 206
-                self.stat("ranged_downloads")
-            length = max(0, end - start + 1)
-            hdrs = [h for h in self.sp_headers(it.mime) if h[0] != "Cache-Control"]
-            hdrs[0:0] = [("Cache-Control", "private")]
-            hdrs += [("Content-Length", str(length)), ("Accept-Ranges", "bytes"),
-                     ("ETag", '"{%s},%d"' % (it.guid, it.version)),
-                     ("Content-Disposition", "attachment; filename*=UTF-8''%s" % urllib.parse.quote(it.name))]
-            if status == 206:
-                hdrs.append(("Content-Range", "bytes %d-%d/%d" % (start, end, size)))
-            if close:
-                hdrs.append(("Connection", "close"))
-            self.stat("downloads")
-            self.stat("sp_status", sub=str(status))
-            lines = ["HTTP/1.1 %d %s" % (status, "OK" if status == 200 else "Partial Content")]
-            lines += ["%s: %s" % kv for kv in hdrs]
-            conn.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
-            if req.method == "HEAD":
-                return not close
-            cut = int(self.emu.cfg["drop_download_bytes"]) if self.fire("drop_download") else None
-            f.seek(start)
-            left, sent = length, 0
-            while left > 0:
-                piece = f.read(min(IO_PIECE, left))
-                if not piece:
-                    break
-                if cut is not None and sent + len(piece) >= cut:
-                    conn.sock.sendall(piece[:max(0, cut - sent)])
-                    self.stat("download_bytes", max(0, cut - sent))
-                    self.emu._abort(conn, conn.sock)
-                    return False
-                conn.sock.sendall(piece)
-                sent += len(piece)
-                left -= len(piece)
-            self.stat("download_bytes", sent)
-            return not close
-        finally:
-            f.close()
-
-
-
-# --------------------------------------------------------------------------------------------------
-class DriveService(SharePointMixin):
+class DriveService(SharePointMixin, ListsMixin, ControlMixin):
     def __init__(self, emu, make_site, site_fields):
         self.emu = emu
         self.make_site = make_site
@@ -802,9 +331,10 @@ class DriveService(SharePointMixin):
         return o
 
     def download_url(self, it):
-        tok = self.tempauth(it.guid)
+        # the version is in the tempauth: the URL dies when the item's content is replaced
+        tok = self.tempauth("dl:%s:%d" % (it.guid, it.version))
         with self.lock:
-            self.downloads[it.guid.lower()] = (it, tok)
+            self.downloads[it.guid.lower()] = it
         return "https://localhost:%d%s/_layouts/15/download.aspx?UniqueId=%s&Translate=false&tempauth=%s&ApiVersion=2.0" % (
             self.sp_port or 0, site_rel(it.drive.site), it.guid.lower(), tok)
 
@@ -865,7 +395,7 @@ class DriveService(SharePointMixin):
             if d.site["id"] != site["id"]:
                 raise GraphFail(404, "itemNotFound", "The resource could not be found.")
             return self.drive_route(conn, req, close, d, "/".join(segs[2:]))
-        if segs[0] == "lists" and hasattr(self, "lists_route"):
+        if segs[0] == "lists":
             return self.lists_route(conn, req, close, site, segs[1:])
         raise GraphFail(400, "BadRequest", "Resource not found for the segment '%s'." % segs[0])
 
@@ -1045,7 +575,8 @@ class DriveService(SharePointMixin):
         if self.fire("upload_throttle"):
             raise self.throttle_fail()
         if rel.strip("/"):
-            parent, name, existing = self.lookup(d, base, rel, create_parents=True)
+            with self.lock:
+                parent, name, existing = self.lookup(d, base, rel, create_parents=True)
         elif base.children is None:
             parent, name, existing = base.parent, base.name, base      # PUT items/{id}/content: replace
         else:
@@ -1074,9 +605,6 @@ class DriveService(SharePointMixin):
             obj["file"]["hashes"]["quickXorHash"] = wrong_hash(it.qxh)
         return self.reply(conn, req, close, status, obj)
 
-    def api(self, conn, req, payload):
-        return self.emu.json_reply(conn, 404, {"error": "unknown emulator endpoint"})
-
     def throttle_fail(self):
         st = int(self.emu.cfg["upload_throttle_status"])
         ra = self.emu.retry_after_value()
@@ -1087,74 +615,4 @@ class DriveService(SharePointMixin):
                  "request-id": str(uuid.uuid4())}
         return GraphFail(429, "activityLimitReached", "The request has been throttled", hdrs, inner)
 
-
-# --------------------------------------------------------------------------------------------------
-def site_rel(site):
-    return urllib.parse.urlsplit(site["webUrl"]).path.rstrip("/")
-
-
-def check_name(name):
-    if FORBIDDEN_NAME.search(name) or name.strip() != name or name in (".", "..") or len(name) > 400:
-        raise GraphFail(400, "invalidRequest", "The provided name contains invalid characters: %s" % name)
-
-
-def free_name(parent, name):
-    n = 1
-    while rename_candidate(name, n).lower() in parent.children:
-        n += 1
-    return rename_candidate(name, n)
-
-
-def wrong_hash(q):
-    raw = bytearray(base64.b64decode(q))
-    raw[0] ^= 0xFF
-    return base64.b64encode(bytes(raw)).decode()
-
-
-def select_of(req):
-    for k, v in req.query:
-        if k.lower() == "$select":
-            return {f.strip() for f in v.split(",") if f.strip()}
-    return None
-
-
-def read_body(conn, n, sink, stop_after=None):
-    """Move up to n body bytes (stop_after: fewer) from the connection to sink(), piece by piece."""
-    limit = n if stop_after is None else min(n, stop_after)
-    got = 0
-    while got < limit:
-        if conn.buf:
-            piece = conn.buf[:limit - got]
-            conn.buf = conn.buf[len(piece):]
-        else:
-            conn.sock.settimeout(30)
-            piece = conn.sock.recv(min(IO_PIECE, limit - got))
-            if not piece:
-                conn.body_left = n - got
-                raise ConnectionError("client closed mid-body")
-        sink(piece)
-        got += len(piece)
-    conn.body_left = n - got
-    return got
-
-
-def defer_body(conn, req, on_sp):
-    """True when this request's body should stay on the connection for the handler to stream."""
-    if req.method != "PUT":
-        return False
-    if on_sp:
-        return True
-    path = req.target.partition("?")[0]
-    return path.startswith(("/v1.0/drives/", "/v1.0/sites/")) and path.endswith("/content")
-
-
-def drain(conn, limit=256 * 1024 * KIB):
-    """Discard an unread request body so the connection can serve the next request; False = close it."""
-    if conn.body_left > limit:
-        return False
-    try:
-        read_body(conn, conn.body_left, lambda _piece: None)
-    except (OSError, ConnectionError):
-        return False
-    return True
 

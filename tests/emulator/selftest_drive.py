@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import select
-import socket
 import ssl
 import subprocess
 import sys
@@ -586,13 +585,117 @@ def downloads(e):
     c.close()
     st, _, body = e.raw("GET", url)
     eq(body, data, "once only")
+    st, _, it2 = e.g("PUT", "/v1.0/sites/%s/drive/root:/dl/x.bin:/content" % sid, b"new")
+    st, _, _ = e.raw("GET", url)
+    eq(st, 404, "old download URL dies with a replace")
+    st, _, body = e.raw("GET", it2["@microsoft.graph.downloadUrl"])
+    eq((st, body), (200, b"new"))
     st, _, err = e.g("GET", "/v1.0/sites/%s/drive/root:/dl:/content" % sid)
     eq(st, 400, "folder content")
     st = e.stats()
-    eq(st["downloads"], 5)
+    eq(st["downloads"], 6)
     eq(st["ranged_downloads"], 4)
     eq(st["download_redirects"], 2)
     eq(st["authorization_seen_on_sp_host"], 1)
+
+
+@case
+def lists(e):
+    sid = site_ids(e)[12]["id"]
+    st, _, ls = e.g("GET", "/v1.0/sites/%s/lists" % sid)
+    eq(st, 200)
+    names = [x["displayName"] for x in ls["value"]]
+    eq(names, ["Telemetry", "Device Events", "Documents"])
+    tel = ls["value"][0]
+    eq(tel["list"]["template"], "genericList")
+    st, _, one = e.g("GET", "/v1.0/sites/%s/lists/%s" % (sid, tel["id"]))
+    eq(one["id"], tel["id"])
+    st, _, one = e.g("GET", "/v1.0/sites/%s/lists/Device%%20Events" % sid)
+    eq((st, one["name"]), (200, "DeviceEvents"), "by display name")
+    st, _, err = e.g("GET", "/v1.0/sites/%s/lists/Nope" % sid)
+    eq(st, 404)
+    fields = {"Title": "gw-42 \"quoted\" \\ caf\u00e9 \U0001F600", "Device": "gw-42", "Temperature": 41.5,
+              "Ok": True, "Note": "line1\nline2\ttab"}
+    raw = json.dumps({"fields": fields}, ensure_ascii=True).encode()
+    st, _, it = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, raw, {"Content-Type": "application/json"})
+    eq(st, 201)
+    eq(it["id"], "1")
+    for k, v in fields.items():
+        eq(it["fields"][k], v, k)
+    for k in ("@odata.etag", "eTag", "webUrl", "createdBy", "contentType", "fields@odata.context"):
+        assert k in it, k
+    eq(it["fields"]["LinkTitle"], fields["Title"])
+    eq(it["fields"]["Attachments"], False)
+    assert it["webUrl"].endswith("/Lists/Telemetry/1_.000"), it["webUrl"]
+    st, _, it2 = e.g("POST", "/v1.0/sites/%s/lists/%s/items" % (sid, tel["id"]), {"fields": {"Temperature": "12"}})
+    eq((st, it2["id"], it2["fields"]["Temperature"]), (201, "2", 12), "numeric string")
+    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, {"fields": {"Color": "Purple"}})
+    eq(st, 400)
+    eq((err["error"]["code"], err["error"]["message"]), ("invalidRequest", "Field 'Color' is not recognized"))
+    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, {"fields": {"Ok": "yes"}})
+    eq(st, 400, "boolean type")
+    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, {"fields": {"Temperature": "hot"}})
+    eq(st, 400, "number type")
+    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, {"Title": "x"})
+    eq(st, 400, "no fields object")
+    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, b"{bad", {"Content-Type": "application/json"})
+    eq(st, 400, "bad JSON")
+    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Device%%20Events/items" % sid, {"fields": {"Ok": True}})
+    eq(st, 400, "column not in this list")
+    st, _, got = e.g("GET", "/v1.0/sites/%s/lists/Telemetry/items?expand=fields" % sid)
+    eq([x["fields"].get("Device") for x in got["value"]], ["gw-42", None])
+    st, stored = e.api("GET", "/_emulator/drive/list-items?site=%s&list=Telemetry" % urllib.parse.quote(sid))
+    eq(st, 200)
+    eq(len(stored["items"]), 2)
+    eq(stored["items"][0]["fields"], fields)
+    eq(base64.b64decode(stored["items"][0]["request_body_b64"]), raw, "raw request body kept byte for byte")
+    eq(e.stats()["list_items_created"], 2)
+
+
+@case
+def control_api(e):
+    st, info = e.api("POST", "/_emulator/drive/put", {"site": 3, "path": "seed/big.bin", "size": 5000000,
+                                                       "pattern": "seq"})
+    eq(st, 201)
+    data = bytes(i % 251 for i in range(5000000))
+    eq(info["size"], len(data))
+    eq(info["sha256"], hashlib.sha256(data).hexdigest())
+    q = drive.QuickXor()
+    q.update(data)
+    eq(info["quickXorHash"], q.b64())
+    with open(info["file"], "rb") as f:
+        eq(f.read() == data, True, "stored file")
+    sid = site_ids(e)[3]["id"]
+    st, _, it = e.g("GET", "/v1.0/sites/%s/drive/root:/seed/big.bin:" % sid)
+    eq(it["id"], info["id"])
+    eq(it["file"]["hashes"]["quickXorHash"], q.b64())
+    st, hd, _ = e.g("GET", "/v1.0/sites/%s/drive/root:/seed/big.bin:/content" % sid)
+    st, _, body = e.raw("GET", hd["location"], headers={"Range": "bytes=4000000-"})
+    eq((st, body), (206, data[4000000:]))
+    st, info2 = e.api("GET", "/_emulator/drive/item?site=%s&path=seed/big.bin" % urllib.parse.quote(sid))
+    eq((st, info2["sha256"]), (200, info["sha256"]))
+    st, info3 = e.api("POST", "/_emulator/drive/put", {"site": sid, "drive": "Reports", "path": "a.txt",
+                                                        "text": "h\u00e9"})
+    eq((st, info3["size"]), (201, 3))
+    st, info4 = e.api("GET", "/_emulator/drive/item?site=3&path=seed")
+    eq((info4["folder"], info4["children"]), (True, ["big.bin"]))
+    st, _ = e.api("GET", "/_emulator/drive/item?site=3&path=nope.txt")
+    eq(st, 404)
+    # the 50 MiB upload case: stored bytes checked through the control API
+    total, frag = 50 * 1024 * 1024, 32 * UNIT
+    s = new_session(e, sid, "fifty.bin")
+    sha, q = hashlib.sha256(), drive.QuickXor()
+    c = e.conn(e.sp_port)
+    for a in range(0, total, frag):
+        piece = bytes([a // frag]) * min(frag, total - a)
+        sha.update(piece)
+        q.update(piece)
+        st, _, r = put_frag(e, s["uploadUrl"], piece, a, total, conn=c)
+    c.close()
+    eq(st, 201)
+    st, info5 = e.api("GET", "/_emulator/drive/item?site=3&path=fifty.bin")
+    eq((info5["size"], info5["sha256"], info5["quickXorHash"]), (total, sha.hexdigest(), q.b64()))
+    eq(r["file"]["hashes"]["quickXorHash"], q.b64())
 
 # --------------------------------------------------------------------------------------------------
 def main():

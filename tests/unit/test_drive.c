@@ -396,6 +396,147 @@ static void item_meta_and_content_url(void **state)
     assert_int_equal(spo_drive_content_url(&G, &d, "../x", url, sizeof url), SPO_E_ARG);
 }
 
+
+/* ------------------------------------------------------------------ downloads */
+
+typedef struct mem_sink {
+    char buf[256];
+    size_t len;
+    int restarts;
+} mem_sink;
+
+static int ms_write(void *ctx, const uint8_t *data, size_t len)
+{
+    mem_sink *m = ctx;
+    assert_true(m->len + len <= sizeof m->buf);
+    memcpy(m->buf + m->len, data, len);
+    m->len += len;
+    return SPO_OK;
+}
+
+static int ms_restart(void *ctx)
+{
+    mem_sink *m = ctx;
+    m->len = 0;
+    m->restarts++;
+    return SPO_OK;
+}
+
+static spo_download DL;
+
+static void dl_setup(spo_drive_ref *d, const char *content)
+{
+    fixed_drive(d);
+    memset(&DL, 0, sizeof DL);
+    strcpy(DL.meta.id, "01F");
+    DL.meta.size = strlen(content);
+    spo_qxh h;
+    spo_qxh_init(&h);
+    spo_qxh_update(&h, (const uint8_t *)content, strlen(content));
+    spo_qxh_final(&h, DL.meta.qxh);
+}
+
+#define REDIRECT "Location: https://dl.test:8444/x?tempauth=SECRETTEMP\r\n"
+
+static void download_resumes_without_token(void **state)
+{
+    (void)state;
+    spo_drive_ref d;
+    mem_sink m = { { 0 }, 0, 0 };
+    spo_download_sink sink = { &m, ms_write, ms_restart };
+    reset();
+    dl_setup(&d, "0123456789");
+    fake_add(&F, resp(302, REDIRECT, ""), 0, 0);
+    const char *full = resp(200, NULL, "0123456789");
+    fake_add(&F, full, 0, strlen(full) - 6); /* cut after "0123" */
+    fake_add(&F, resp(206, "Content-Range: bytes 4-9/10\r\n", "456789"), 0, 0);
+    assert_int_equal(spo_drive_download(&G, &d, &DL, &sink), SPO_OK);
+    assert_int_equal(m.len, 10);
+    assert_memory_equal(m.buf, "0123456789", 10);
+    assert_int_equal(DL.transfers, 2);
+    assert_int_equal(DL.redirects, 1);
+    assert_true(DL.hash_checked);
+    assert_string_equal(DL.hash, DL.meta.qxh);
+    for (size_t i = 0; i < sizeof DL.url; i++)
+        assert_int_equal(DL.url[i], 0); /* the tempauth URL is wiped */
+    F.sent[F.sent_len] = '\0';
+    const char *dl1 = strstr(F.sent, "GET /x?tempauth=SECRETTEMP HTTP/1.1\r\nHost: dl.test:8444\r\n");
+    assert_non_null(dl1);
+    assert_null(strstr(dl1, "Authorization")); /* nothing of the token past Graph */
+    assert_non_null(strstr(dl1, "\r\nRange: bytes=4-\r\n"));
+    assert_null(strstr(F.sent, "Range: bytes=0-"));
+    assert_string_equal(sent_lines(), "GET /v1.0/drives/" DRIVE_ID "/items/01F/content\n"
+                                      "GET /x?tempauth=SECRETTEMP\n"
+                                      "GET /x?tempauth=SECRETTEMP\n");
+}
+
+static void download_checks(void **state)
+{
+    (void)state;
+    spo_drive_ref d;
+    mem_sink m = { { 0 }, 0, 0 };
+    spo_download_sink sink = { &m, ms_write, ms_restart };
+
+    /* A server that ignores Range: the sink starts again from nothing. */
+    reset();
+    dl_setup(&d, "abcdef");
+    fake_add(&F, resp(302, REDIRECT, ""), 0, 0);
+    const char *full = resp(200, NULL, "abcdef");
+    fake_add(&F, full, 0, strlen(full) - 3);
+    fake_add(&F, resp(200, NULL, "abcdef"), 0, 0);
+    assert_int_equal(spo_drive_download(&G, &d, &DL, &sink), SPO_OK);
+    assert_int_equal(m.restarts, 1);
+    assert_int_equal(m.len, 6);
+    assert_memory_equal(m.buf, "abcdef", 6);
+
+    /* Another hash than the service's: SPO_E_INTEGRITY. */
+    reset();
+    m.len = 0;
+    dl_setup(&d, "abcdef");
+    DL.meta.qxh[0] ^= 1;
+    fake_add(&F, resp(302, REDIRECT, ""), 0, 0);
+    fake_add(&F, resp(200, NULL, "abcdef"), 0, 0);
+    assert_int_equal(spo_drive_download(&G, &d, &DL, &sink), SPO_E_INTEGRITY);
+    assert_false(DL.hash_checked);
+
+    /* More bytes than the file has: refused before they reach the sink. */
+    reset();
+    m.len = 0;
+    dl_setup(&d, "abc");
+    fake_add(&F, resp(302, REDIRECT, ""), 0, 0);
+    fake_add(&F, resp(200, NULL, "abcdef"), 0, 0);
+    assert_int_equal(spo_drive_download(&G, &d, &DL, &sink), SPO_E_INTEGRITY);
+    assert_int_equal(m.len, 0);
+    /* Fewer (a file that changed under its metadata): the same. */
+    reset();
+    dl_setup(&d, "abcdef");
+    fake_add(&F, resp(302, REDIRECT, ""), 0, 0);
+    fake_add(&F, resp(200, NULL, "abc"), 0, 0);
+    assert_int_equal(spo_drive_download(&G, &d, &DL, &sink), SPO_E_INTEGRITY);
+    assert_int_equal(m.len, 0);
+    assert_int_equal(DL.transfers, 1);
+
+    /* A 206 that does not start where asked is not appended; an expired URL is asked again. */
+    reset();
+    m.len = 0;
+    dl_setup(&d, "abcdef");
+    fake_add(&F, resp(302, REDIRECT, ""), 0, 0);
+    full = resp(200, NULL, "abcdef");
+    fake_add(&F, full, 0, strlen(full) - 4); /* "ab" */
+    fake_add(&F, resp(206, "Content-Range: bytes 0-5/6\r\n", "abcdef"), 0, 0);
+    fake_add(&F, resp(404, NULL, "{}"), 0, 0);
+    fake_add(&F, resp(302, REDIRECT, ""), 0, 0);
+    fake_add(&F, resp(206, "Content-Range: bytes 2-5/6\r\n", "cdef"), 0, 0);
+    assert_int_equal(spo_drive_download(&G, &d, &DL, &sink), SPO_OK);
+    assert_int_equal(m.len, 6);
+    assert_memory_equal(m.buf, "abcdef", 6);
+    assert_int_equal(DL.redirects, 2);
+
+    /* A folder is not downloaded. */
+    DL.meta.folder = 1;
+    assert_int_equal(spo_drive_download(&G, &d, &DL, &sink), SPO_E_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +547,8 @@ int main(void)
         cmocka_unit_test(list_children),
         cmocka_unit_test(mkdir_with_parents),
         cmocka_unit_test(item_meta_and_content_url),
+        cmocka_unit_test(download_resumes_without_token),
+        cmocka_unit_test(download_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
