@@ -571,7 +571,8 @@ static int record_load(spo_upload *u)
                 (int64_t)mtime == u->mtime && off <= size) {
                 memcpy(u->upload_url, p, ul);
                 u->upload_url[ul] = '\0';
-                rc = SPO_OK;
+                spo_url pu;
+                rc = parse_long_url(u->upload_url, &pu) == SPO_OK ? SPO_OK : SPO_E_JSON_SHAPE;
             }
         }
     }
@@ -721,6 +722,8 @@ static int send_fragments(spo_upload *u, uint64_t next, spo_upload_item *out)
                 record_save(u, next);
                 if (u->progress)
                     u->progress(u->progress_ctx, next, u->size);
+            } else if (attempt++ >= g->max_retries) {
+                return SPO_E_JSON_SHAPE; /* taken, yet never any further: not a service to trust */
             }
             continue;
         }
@@ -765,9 +768,12 @@ static int session_upload(spo_upload *u, const char *drive, const char *remote,
                 return SPO_OK;
             }
         }
-        else {
+        else if (transient(rc) || rc == SPO_E_THROTTLED || rc == SPO_E_DEADLINE ||
+                 (rc == SPO_E_GRAPH && u->g->diag->status >= 500)) {
             wipe(u->upload_url, sizeof u->upload_url);
             return rc; /* keep the record: the next run may reach the service */
+        } else {
+            record_remove(u); /* the session answers nonsense or refuses: start over */
         }
     } else {
         record_remove(u); /* another version of the file, or junk */

@@ -122,6 +122,7 @@ typedef struct server {
     int die_after;       /* after n fragments every connect fails (the device lost power) */
     int bad_hash;
     int exists;          /* the remote file exists (after a completed upload) */
+    int stuck;           /* every fragment is answered 202 "0-": the session never moves */
     int lose_put_answer; /* the simple PUT is stored but its answer is lost */
     int status_create;   /* createUploadSession answers this error status */
     /* what was seen */
@@ -275,6 +276,10 @@ static void finish_request(void)
     if (sess != S.session || S.gone_frag == S.frags) {
         S.session = sess == S.session ? 0 : S.session;
         respond(404, "{\"error\":{\"code\":\"itemNotFound\",\"message\":\"gone\"}}");
+        return;
+    }
+    if (S.stuck) {
+        respond(202, "{\"nextExpectedRanges\":[\"0-\"]}");
         return;
     }
     if (S.throttle_frag == S.frags) {
@@ -763,6 +768,58 @@ static void test_resume_finds_it_done(void **state)
     assert_int_equal(rec_len, -1);
 }
 
+/* ---------------------------------------------------------------- hostile answers and records */
+
+static void test_session_never_moves(void **state)
+{
+    (void)state;
+    make_file(BIG);
+    S.stuck = 1;
+    assert_int_equal(up("a.bin"), SPO_E_JSON_SHAPE); /* an error, not a loop */
+    assert_int_equal(S.frags, 1 + (int)G.max_retries);
+}
+
+static void test_junk_records_start_over(void **state)
+{
+    (void)state;
+    static const char *const junk[] = {
+        "", "spo-upload 1", "spo-upload 1 x 1 0\nhttps://" UP_HOST "/up/s1\n",
+        "spo-upload 1 SIZE 1000 0\nhttp://" UP_HOST "/up/s1\n",
+        "spo-upload 1 SIZE 1000 0\nhttps://" UP_HOST "/up/s1 x\n",
+        "spo-upload 1 SIZE 1000 0\nhttps://" UP_HOST "/up/s1\nmore\n",
+        "spo-upload 1 SIZE 1000 99999999\nhttps://" UP_HOST "/up/s1\n",
+        "spo-upload 1 SIZE 1000 0\n\n",
+    };
+    make_file(BIG + 3);
+    U.conflict = SPO_CONFLICT_REPLACE;
+    /* learn the key with a first, complete upload that dies after one fragment */
+    S.die_after = 1;
+    G.max_retries = 0;
+    assert_int_equal(up("a.bin"), SPO_E_NET_CONNECT);
+    assert_true(rec_len > 0);
+    S.die_after = 0;
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) {
+        char text[256], size[24];
+        snprintf(size, sizeof size, "%llu", (unsigned long long)file_size);
+        const char *at = strstr(junk[i], "SIZE");
+        if (at)
+            snprintf(text, sizeof text, "%.*s%s%s", (int)(at - junk[i]), junk[i], size, at + 4);
+        else
+            snprintf(text, sizeof text, "%s", junk[i]);
+        memcpy(rec, text, strlen(text));
+        rec_len = (int)strlen(text);
+        int creates = S.creates, gets = S.gets;
+        client_new();
+        U.conflict = SPO_CONFLICT_REPLACE;
+        assert_int_equal(up("a.bin"), SPO_OK);
+        assert_int_equal(U.resumed, 0);
+        assert_int_equal(S.creates, creates + 1);
+        assert_int_equal(S.gets, gets); /* nothing was asked of a junk URL */
+        assert_stored_equal();
+        assert_int_equal(rec_len, -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -783,6 +840,8 @@ int main(void)
         cmocka_unit_test_setup(test_small_answer_lost, setup),
         cmocka_unit_test_setup(test_session_last_answer_lost, setup),
         cmocka_unit_test_setup(test_resume_finds_it_done, setup),
+        cmocka_unit_test_setup(test_session_never_moves, setup),
+        cmocka_unit_test_setup(test_junk_records_start_over, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
