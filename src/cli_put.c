@@ -110,6 +110,14 @@ __attribute__((noinline)) static void explain(spo_client *c, const spo_config *c
                         "--if-exists replace\n", what, remote_buf, d->message);
         return;
     }
+    if (rc == SPO_E_TOO_LONG) {
+        fprintf(stderr, "spo: %s failed: a value in the service's answer (the upload URL, or the "
+                        "item's id or name) is longer than spo's buffer (SPO_UPLOAD_URL_MAX=%d, "
+                        "SPO_UPLOAD_ID_MAX=%d, SPO_UPLOAD_NAME_MAX=%d), or the path is: rebuild "
+                        "with larger values\n", what, SPO_UPLOAD_URL_MAX, SPO_UPLOAD_ID_MAX,
+                SPO_UPLOAD_NAME_MAX);
+        return;
+    }
     if (rc == SPO_E_ARG) {
         fprintf(stderr, "spo: %s failed: '%s' is not a usable remote path (a file name is needed; no '.' or '..' "
                         "segment)\n", what, remote_buf);

@@ -392,8 +392,8 @@ static int wait_retry(spo_upload *u, int rc, const answer *a, uint32_t *attempt,
     return SPO_OK;
 }
 
-/* A request to Graph (bearer token) with the listing's retry policy; returns the 2xx status, 404
- * as is (when allow_404), or a negative status. */
+/* A request to u->buf on Graph (bearer token) with the listing's retry policy; returns the 2xx
+ * status or a negative status (SPO_E_GRAPH with g->diag for an error answer). */
 static int graph_call(spo_upload *u, const char *method, int kind, const body *b,
                       const spo_http_header *extra, size_t nextra, spo_upload_item *item)
 {

@@ -91,11 +91,11 @@ static spo_port PORT = { .file_read = p_read, .file_stat = p_stat, .store_read =
 
 typedef struct server {
     /* the request being received */
-    char hdr[8192];
+    char hdr[16384];
     size_t hdr_len;
     int in_body;
     uint64_t body_left, body_seen;
-    char method[8], target[4096];
+    char method[8], target[8192];
     char body[256];      /* the start of a request body that is not a fragment */
     int has_auth;
     uint64_t cl, r_first, r_last, r_total;
@@ -103,7 +103,7 @@ typedef struct server {
     char host[64];
     int connected;
     /* the answer */
-    char resp[4096];
+    char resp[8192];
     size_t resp_len, resp_off;
     int resp_ready;
     /* the session */
@@ -123,6 +123,7 @@ typedef struct server {
     int bad_hash;
     int exists;          /* the remote file exists (after a completed upload) */
     int stuck;           /* every fragment is answered 202 "0-": the session never moves */
+    size_t tempauth_len; /* length of the uploadUrl's tempauth token (default 11) */
     int lose_put_answer; /* the simple PUT is stored but its answer is lost */
     int status_create;   /* createUploadSession answers this error status */
     /* what was seen */
@@ -182,7 +183,7 @@ static const char *header(const char *name)
 static void start_request(void)
 {
     S.hdr[S.hdr_len] = '\0';
-    assert_int_equal(sscanf(S.hdr, "%7s %4095s", S.method, S.target), 2);
+    assert_int_equal(sscanf(S.hdr, "%7s %8191s", S.method, S.target), 2);
     const char *cl = header("Content-Length");
     S.cl = cl ? strtoull(cl, NULL, 10) : 0;
     S.has_auth = header("Authorization") != NULL;
@@ -223,10 +224,16 @@ static void finish_request(void)
             }
             S.session++;
             S.got = 0;
-            char b[512];
-            snprintf(b, sizeof b, "{\"uploadUrl\":\"https://" UP_HOST "/up/s%d?guid='g'&tempauth=SECRETTOKEN\","
+            static char b[8192], tok[6000];
+            size_t tl = S.tempauth_len ? S.tempauth_len : 11;
+            assert_true(tl < sizeof tok);
+            memcpy(tok, "SECRETTOKEN", 11);
+            for (size_t i = 11; i < tl; i++)
+                tok[i] = (char)('a' + i % 26);
+            tok[tl] = '\0';
+            snprintf(b, sizeof b, "{\"uploadUrl\":\"https://" UP_HOST "/up/s%d?guid='g'&tempauth=%s\","
                                   "\"expirationDateTime\":\"2030-01-01T00:00:00Z\",\"nextExpectedRanges\":[\"0-\"]}",
-                     S.session);
+                     S.session, tok);
             respond(200, b);
             return;
         }
@@ -820,6 +827,24 @@ static void test_junk_records_start_over(void **state)
     }
 }
 
+/* SharePoint's uploadUrl carries a tempauth JWT: longer than SPO_URL_MAX, within
+ * SPO_UPLOAD_URL_MAX it works, beyond it is SPO_E_TOO_LONG before any fragment. */
+static void test_long_upload_url(void **state)
+{
+    (void)state;
+    make_file(BIG + 1);
+    S.tempauth_len = 2500;
+    assert_true(2500 > SPO_URL_MAX);
+    assert_int_equal(up("a.bin"), SPO_OK);
+    assert_stored_equal();
+    assert_true(strlen(S.target) > 2500); /* the fragments went to the whole URL */
+    setup(NULL);
+    make_file(BIG + 1);
+    S.tempauth_len = SPO_UPLOAD_URL_MAX;
+    assert_int_equal(up("a.bin"), SPO_E_TOO_LONG);
+    assert_int_equal(S.frags, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -842,6 +867,7 @@ int main(void)
         cmocka_unit_test_setup(test_resume_finds_it_done, setup),
         cmocka_unit_test_setup(test_session_never_moves, setup),
         cmocka_unit_test_setup(test_junk_records_start_over, setup),
+        cmocka_unit_test_setup(test_long_upload_url, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
