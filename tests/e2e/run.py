@@ -1966,6 +1966,40 @@ def _(t):
     expect_stdout(r, b"")
 
 
+@case("put.progress_only_on_a_terminal")
+def _(t):
+    import pty
+    e = put_emu(t)
+    p, data = put_file(t, "tty/p.bin", (4 << 20) + 3)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([t.spo, "put", SP_HOST, p, "tty/p.bin"], env=t.env(e),
+                            stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    out = proc.stdout.read()
+    proc.stdout.close()
+    rc = proc.wait(120)
+    os.close(master)
+    if rc != 0:
+        raise Fail("exit status %d: %r" % (rc, err[-300:]))
+    if out != put_lines(e, ["tty/p.bin"]):
+        raise Fail("stdout %r" % out)
+    if b"spo: p.bin 3276800 / 4194307 bytes (78%)" not in err or not err.endswith(b"\r\x1b[K"):
+        raise Fail("no progress line, or it was not cleared: %r" % err[-300:])
+    r = t.spo_run(["put", SP_HOST, p, "tty/p2.bin"], t.env(e))   # stderr a pipe: nothing on it
+    expect_rc0(r)
+    if r.err:
+        raise Fail("stderr is not a terminal, yet it got %r" % r.err[-200:])
+
+
 @case("put.usage_and_missing_file")
 def _(t):
     e = put_emu(t)
