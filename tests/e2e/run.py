@@ -1855,6 +1855,10 @@ def _(t):
     proc.stderr.close()
     if not killed:
         raise Fail("spo finished (rc %s) before it could be killed" % proc.returncode)
+    recdir = os.path.join(t.tmp, ".config", "spo")
+    recs = [n for n in os.listdir(recdir) if n.startswith("upload-")] if os.path.isdir(recdir) else []
+    if len(recs) != 1 or os.stat(os.path.join(recdir, recs[0])).st_mode & 0o777 != 0o600:
+        raise Fail("expected one 0600 upload record after the kill, found %s" % recs)
     st1 = e.stats()
     r = t.spo_run(argv, env, timeout=300)
     expect_rc0(r)
