@@ -120,7 +120,7 @@ typedef struct sites_out {
 
 /* Text mode is one site per line: control characters (never seen in real names) become spaces
  * so that a line is always a site. --json keeps every byte. */
-static void put_text(const char *s, size_t n)
+void spo_cli_text(const char *s, size_t n)
 {
     size_t run = 0; /* bytes since the last control character, written in one call */
     for (size_t i = 0; i < n; i++) {
@@ -146,9 +146,9 @@ static int on_site(void *ctx, const spo_site *s)
         spo_json_write_string(put_stdout, NULL, s->web_url, s->web_url_len);
         fputs("}\n", stdout);
     } else {
-        put_text(s->display_name, s->display_name_len);
+        spo_cli_text(s->display_name, s->display_name_len);
         putchar('\t');
-        put_text(s->web_url, s->web_url_len);
+        spo_cli_text(s->web_url, s->web_url_len);
         putchar('\n');
     }
     o->count++;

@@ -11,6 +11,10 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
 /* "2026-11-28T10:00:00Z" for a wall time (static buffer). */
 const char *spo_cli_utc(int64_t t);
 
+/* Write s to stdout with control characters as spaces, so that a text line is always one record
+ * whatever a server put in a name. */
+void spo_cli_text(const char *s, size_t n);
+
 /* Overwrite n bytes at p (a secret) in a way the compiler keeps. */
 void spo_cli_wipe(char *p, size_t n);
 

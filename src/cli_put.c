@@ -12,7 +12,7 @@
 #endif
 #define DRIVE_PATH_MAX (16 + SPO_DRIVE_ID_MAX) /* "/v1.0/drives/" + id */
 
-static spo_upload upload;          /* ~8.5 KB: the uploadUrl, request URLs, the resume record */
+static spo_upload upload;          /* ~9.5 KB: the uploadUrl, request URLs, the resume record */
 static spo_upload_item item;
 static char remote_buf[SPO_CLI_PATH_MAX];
 static char drive_path[DRIVE_PATH_MAX];
@@ -77,16 +77,21 @@ static void print_item(const char *local, const spo_upload_item *it, int json)
 {
     if (json) {
         fputs("{\"local\":", stdout);
-        spo_json_write_string(put_stdout, NULL, local, strlen(local));
+        if (spo_json_write_string(put_stdout, NULL, local, strlen(local)) == SPO_E_ARG)
+            fputs("null", stdout); /* a local name that is not UTF-8 has no JSON string */
         fputs(",\"path\":", stdout);
-        spo_json_write_string(put_stdout, NULL, remote_buf, strlen(remote_buf));
+        if (spo_json_write_string(put_stdout, NULL, remote_buf, strlen(remote_buf)) == SPO_E_ARG)
+            fputs("null", stdout);
         fputs(",\"name\":", stdout);
         spo_json_write_string(put_stdout, NULL, it->name, strlen(it->name));
         printf(",\"size\":%llu,\"id\":", (unsigned long long)it->size);
         spo_json_write_string(put_stdout, NULL, it->id, strlen(it->id));
         printf(",\"quickXorHash\":\"%s\"}\n", it->qxh);
     } else {
-        printf("%s\t%llu\t%s\n", it->name, (unsigned long long)it->size, it->id);
+        spo_cli_text(it->name, strlen(it->name)); /* the service's text: one line whatever it holds */
+        printf("\t%llu\t", (unsigned long long)it->size);
+        spo_cli_text(it->id, strlen(it->id));
+        putchar('\n');
     }
     fflush(stdout);
 }
