@@ -780,10 +780,12 @@ static int session_upload(spo_upload *u, const char *drive, const char *remote,
     }
     for (uint32_t restarts = 0;; restarts++) {
         if (!u->resumed || restarts > 0) {
-            if (restarts > SPO_UPLOAD_RESTARTS)
-                return SPO_E_GRAPH;
+            if (restarts > SPO_UPLOAD_RESTARTS) {
+                rc = SPO_E_GRAPH; /* diag: the last 404 */
+                break;
+            }
             if ((rc = create_session(u, drive, remote)) != SPO_OK)
-                return rc;
+                break;
             next = 0;
         }
         rc = send_fragments(u, next, out);

@@ -117,6 +117,7 @@ typedef struct server {
     int drop_left;       /* of their bytes, this many times (the HTTP layer resends once itself) */
     int lose_answer;     /* n-th fragment is kept but its answer is lost */
     int gone_frag;       /* n-th fragment: 404 (the session expired) */
+    int gone_always;     /* every first fragment of a session: 404 */
     int range_frag;      /* n-th fragment: 416 without taking it */
     int throttle_frag;   /* n-th fragment: 429 Retry-After: 2 */
     int die_after;       /* after n fragments every connect fails (the device lost power) */
@@ -280,7 +281,7 @@ static void finish_request(void)
     }
     assert_string_equal(S.method, "PUT");
     S.frags++;
-    if (sess != S.session || S.gone_frag == S.frags) {
+    if (sess != S.session || S.gone_frag == S.frags || (S.gone_always && S.r_first == 0)) {
         S.session = sess == S.session ? 0 : S.session;
         respond(404, "{\"error\":{\"code\":\"itemNotFound\",\"message\":\"gone\"}}");
         return;
@@ -576,6 +577,9 @@ static void test_session_plain(void **state)
     assert_int_equal(U.resyncs, 0);
     assert_int_equal(rec_len, -1); /* removed once done */
     assert_int_equal(rec_writes, 1 + (int)(file_size / FRAG)); /* created, then each 202 */
+    static const char zero[SPO_UPLOAD_URL_MAX + 128];
+    assert_memory_equal(U.upload_url, zero, sizeof U.upload_url); /* secrets wiped after use */
+    assert_memory_equal(U.buf, zero, sizeof U.buf);
 }
 
 static void test_session_4mib_plus_1(void **state)
@@ -827,6 +831,19 @@ static void test_junk_records_start_over(void **state)
     }
 }
 
+static void test_sessions_keep_vanishing(void **state)
+{
+    (void)state;
+    make_file(BIG + 1);
+    S.gone_always = 1;
+    assert_int_equal(up("a.bin"), SPO_E_GRAPH);
+    assert_int_equal(D.status, 404);
+    assert_int_equal(S.creates, SPO_UPLOAD_RESTARTS + 1);
+    assert_int_equal(rec_len, -1);
+    static const char zero[SPO_UPLOAD_URL_MAX];
+    assert_memory_equal(U.upload_url, zero, sizeof zero); /* the secret is gone from memory */
+}
+
 /* SharePoint's uploadUrl carries a tempauth JWT: longer than SPO_URL_MAX, within
  * SPO_UPLOAD_URL_MAX it works, beyond it is SPO_E_TOO_LONG before any fragment. */
 static void test_long_upload_url(void **state)
@@ -868,6 +885,7 @@ int main(void)
         cmocka_unit_test_setup(test_session_never_moves, setup),
         cmocka_unit_test_setup(test_junk_records_start_over, setup),
         cmocka_unit_test_setup(test_long_upload_url, setup),
+        cmocka_unit_test_setup(test_sessions_keep_vanishing, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
