@@ -335,7 +335,8 @@ class DriveService(SharePointMixin, ListsMixin, ControlMixin):
         tok = self.tempauth("dl:%s:%d" % (it.guid, it.version))
         with self.lock:
             self.downloads[it.guid.lower()] = it
-        return "https://localhost:%d%s/_layouts/15/download.aspx?UniqueId=%s&Translate=false&tempauth=%s&ApiVersion=2.0" % (
+        return ("https://localhost:%d%s/_layouts/15/download.aspx?UniqueId=%s&Translate=false&tempauth=%s"
+                "&ApiVersion=2.0") % (
             self.sp_port or 0, site_rel(it.drive.site), it.guid.lower(), tok)
 
     def tempauth(self, what):
@@ -409,7 +410,8 @@ class DriveService(SharePointMixin, ListsMixin, ControlMixin):
         return self.emu.write(conn, status, hdrs, dumps(obj), close=close)
 
     def drive_route(self, conn, req, close, d, rest):
-        """rest: '' | root[...] | items/{id}[...] with optional :/{path}: and /children|/content|/createUploadSession."""
+        """rest: '' | root[...] | items/{id}[...], then optionally :/{path}: and /children, /content or
+        /createUploadSession."""
         if rest == "":
             self.need(req, "GET")
             return self.reply(conn, req, close, 200, self.drive_obj(req, d))

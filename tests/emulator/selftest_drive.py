@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import select
+import shutil
 import ssl
 import subprocess
 import sys
@@ -638,7 +639,8 @@ def lists(e):
     eq(st, 400, "number type")
     st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, {"Title": "x"})
     eq(st, 400, "no fields object")
-    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, b"{bad", {"Content-Type": "application/json"})
+    st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Telemetry/items" % sid, b"{bad",
+                     {"Content-Type": "application/json"})
     eq(st, 400, "bad JSON")
     st, _, err = e.g("POST", "/v1.0/sites/%s/lists/Device%%20Events/items" % sid, {"fields": {"Ok": True}})
     eq(st, 400, "column not in this list")
@@ -727,6 +729,7 @@ def main():
                 sys.stdout.write(e.log.read()[-4000:].decode("utf-8", "replace"))
         finally:
             e.stop()
+    shutil.rmtree(tmp, True)
     print("FAILED %d" % failed if failed else "ALL OK")
     return 1 if failed else 0
 
