@@ -1683,6 +1683,28 @@ def _(t):
         raise Fail("expected bounded resumptions (2..8 transfers), got %d" % st["downloads"])
 
 
+@case("files.get_bad_hash_leaves_local")
+def _(t):
+    e = main_emu(t)
+    drive_put(e, "get/hash.bin", size=1 << 20, pattern="random", seed=3)
+    e.configure(bad_hash_get="once")
+    local = os.path.join(t.tmp, "hash.bin")
+    with open(local, "wb") as f:
+        f.write(b"keep me")
+    r = t.spo_run(["get", FILES_SITE, "get/hash.bin", local], t.env(e))
+    expect_fail(r, "do not match", "quickXorHash", "left as it was")
+    with open(local, "rb") as f:
+        if f.read() != b"keep me":
+            raise Fail("LOCAL was replaced although the hash did not match")
+    no_temp_left(t, t.tmp)
+    st = e.stats()
+    if st["download_bytes"] != 1 << 20 or "bad_hash_get" not in json.dumps(st["faults"]):
+        raise Fail("expected the whole file sent and the fault fired: %r" % {k: st[k] for k in ("download_bytes", "faults")})
+    # without the fault the same command succeeds: the failure was the hash's
+    r = t.spo_run(["get", FILES_SITE, "get/hash.bin", local], t.env(e))
+    expect_rc0(r)
+
+
 @case("files.get_errors")
 def _(t):
     e = main_emu(t)
