@@ -44,6 +44,11 @@ static const char USAGE_LIST_ADD[] =
     "fields from F (at most SPO_LIST_BODY_MAX bytes); FIELD arguments are added to it.\n"
     "SITE as for spo ls. Needs the Application permission Sites.ReadWrite.All.\n";
 
+size_t spo_cli_files_static(void)
+{
+    return spo_cli_get_static() + spo_cli_list_add_static();
+}
+
 int spo_cli_files_cmd(const char *cmd)
 {
     return !strcmp(cmd, "ls") || !strcmp(cmd, "mkdir") || !strcmp(cmd, "get") ||

@@ -9,6 +9,11 @@
 static char body[SPO_LIST_BODY_MAX];      /* the request body */
 static char file_text[SPO_LIST_BODY_MAX]; /* --json-file's object */
 
+size_t spo_cli_list_add_static(void)
+{
+    return sizeof body + sizeof file_text;
+}
+
 static int usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "spo list-add: ");
