@@ -36,6 +36,8 @@ static const char USAGE[] =
     "  mkdir SITE PATH  create a folder and its missing parents\n"
     "  get SITE REMOTE_PATH LOCAL\n"
     "                   download a file, checked (size, quickXorHash) before it replaces LOCAL\n"
+    "  list-add SITE LIST FIELD=VALUE... [FIELD:=JSON...] [--json-file F]\n"
+    "                   add an item to a SharePoint list; prints the new item's id\n"
     "  put SITE LOCAL... REMOTE_PATH\n"
     "                   upload files to a document library, each checked (size, quickXorHash)\n"
     "\n"

@@ -50,6 +50,13 @@ int spo_cli_files_run(spo_client *c, const spo_config *cfg, const char *cmd,
                       const spo_cli_files *f);
 /* spo get (cli_get.c). */
 int spo_cli_get_run(spo_client *c, const spo_config *cfg, const spo_cli_files *f);
+/* spo list-add (cli_list_add.c): argument check (0 or 2), and the run. */
+int spo_cli_list_add_check(const spo_cli_files *f);
+int spo_cli_list_add_run(spo_client *c, const spo_config *cfg, const spo_cli_files *f);
+/* Bytes of static buffers the files commands keep (for make memreport). */
+size_t spo_cli_get_static(void);
+size_t spo_cli_list_add_static(void);
+size_t spo_cli_files_static(void);
 /* One line on stderr for a failure of cmd: 403/404/409 name the part and the permission, every
  * other failure goes to spo_cli_explain. */
 void spo_cli_files_explain(const spo_client *c, const spo_config *cfg, const char *cmd,

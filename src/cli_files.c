@@ -44,9 +44,15 @@ static const char USAGE_LIST_ADD[] =
     "fields from F (at most SPO_LIST_BODY_MAX bytes); FIELD arguments are added to it.\n"
     "SITE as for spo ls. Needs the Application permission Sites.ReadWrite.All.\n";
 
+size_t spo_cli_files_static(void)
+{
+    return spo_cli_get_static() + spo_cli_list_add_static();
+}
+
 int spo_cli_files_cmd(const char *cmd)
 {
-    return !strcmp(cmd, "ls") || !strcmp(cmd, "mkdir") || !strcmp(cmd, "get");
+    return !strcmp(cmd, "ls") || !strcmp(cmd, "mkdir") || !strcmp(cmd, "get") ||
+           !strcmp(cmd, "list-add");
 }
 
 const char *spo_cli_files_usage(const char *cmd)
@@ -110,6 +116,8 @@ int spo_cli_files_check(const char *cmd, const spo_cli_files *f)
         return check_path(cmd, f->args[1], 0);
     if (!strcmp(cmd, "mkdir") || !strcmp(cmd, "get"))
         return check_path(cmd, f->args[1], 1);
+    if (!strcmp(cmd, "list-add"))
+        return spo_cli_list_add_check(f);
     return 0;
 }
 
@@ -119,6 +127,17 @@ void spo_cli_files_explain(const spo_client *c, const spo_config *cfg, const cha
                            spo_drive_part part, const char *what, int rc, uint64_t delivered)
 {
     const spo_diag *d = &c->diag;
+    if (rc == SPO_E_GRAPH && d->status == 400) {
+        /* Graph's words matter here ("Field 'X' is not recognized"): they name what to fix. */
+        fprintf(stderr, "spo: %s failed: Graph refused the request (HTTP 400 %s, request-id %s): "
+                        "%s%s%s\n", cmd, d->code[0] ? d->code : "-",
+                d->request_id[0] ? d->request_id : "none", d->message[0] ? d->message : "",
+                d->message[0] ? ". " : "",
+                !strcmp(cmd, "list-add") ? "FIELD must be the column's internal name (as in the "
+                                           "list settings' column URL), and the value of its type"
+                                         : "check the path and names");
+        return;
+    }
     if (rc == SPO_E_GRAPH && (d->status == 404 || d->status == 403 || d->status == 409)) {
         const char *rid = d->request_id[0] ? d->request_id : "none";
         char partial[96] = "";
@@ -272,5 +291,7 @@ int spo_cli_files_run(spo_client *c, const spo_config *cfg, const char *cmd,
         return run_ls(c, cfg, f);
     if (!strcmp(cmd, "get"))
         return spo_cli_get_run(c, cfg, f);
+    if (!strcmp(cmd, "list-add"))
+        return spo_cli_list_add_run(c, cfg, f);
     return run_mkdir(c, cfg, f);
 }

@@ -14,6 +14,11 @@
 static spo_download dl; /* ~2.3 KB, static like the client: no heap, not on the stack */
 static char tmp_path[PATH_MAX];
 
+size_t spo_cli_get_static(void)
+{
+    return sizeof dl + sizeof tmp_path;
+}
+
 typedef struct file_sink {
     int fd;
     int err; /* errno of the first failure */
@@ -46,16 +51,16 @@ static int sink_restart(void *ctx)
     return SPO_OK;
 }
 
-/* The directory of path, for fsync after the rename (so the new name survives a power loss). */
+/* The directory of path, for fsync after the rename (so the new name survives a power loss).
+ * The name is built in tmp_path, free once the rename is done (PATH_MAX is too much stack). */
 static void sync_dir(const char *path)
 {
-    char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
     if (!slash)
-        snprintf(dir, sizeof dir, ".");
+        snprintf(tmp_path, sizeof tmp_path, ".");
     else
-        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+        snprintf(tmp_path, sizeof tmp_path, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int fd = open(tmp_path, O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
         fsync(fd);
         close(fd);

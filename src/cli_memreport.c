@@ -69,4 +69,7 @@ void spo_memreport_end(const spo_client *c)
             stat, sizeof(spo_client), sizeof c->tls, sizeof c->http, sizeof c->reader,
             sizeof c->auth, sizeof c->graph, st.peak, st.size, st.failures, stack,
             stat + st.peak + stack);
+    fprintf(stderr, "memreport: files buffers %zu bytes (static, beside the total: spo get's "
+                    "download state and temporary path, spo list-add's body and --json-file)\n",
+            spo_cli_files_static());
 }

@@ -2,6 +2,8 @@
  * item metadata and the download redirect. Every URL is built in g->url; nothing on the heap. */
 #include "spo/drive.h"
 
+#include "drive_priv.h"
+
 #include <string.h>
 
 /* ------------------------------------------------------------------ building URLs */
@@ -38,7 +40,7 @@ static int is_host(const char *h, size_t n)
 
 /* Ids Graph hands out: site ids ("host,guid,guid"), drive ids ("b!..." base64url), item ids.
  * They go into paths unencoded, so a hostile answer must not smuggle '/', '?' or '%' in. */
-static int is_id(const char *s, size_t n, const char *extra)
+int spo_drive_is_id(const char *s, size_t n, const char *extra)
 {
     if (n == 0)
         return 0;
@@ -124,7 +126,7 @@ static int site_path(char *dst, size_t cap, size_t *pos, const char *site)
         /* host,guid,guid: exactly two commas, three non-empty parts */
         const char *c2 = memchr(comma + 1, ',', n - (size_t)(comma + 1 - site));
         if (!c2 || memchr(c2 + 1, ',', n - (size_t)(c2 + 1 - site)) || comma == site ||
-            c2 == comma + 1 || c2 + 1 == site + n || !is_id(site, n, ".-_,"))
+            c2 == comma + 1 || c2 + 1 == site + n || !spo_drive_is_id(site, n, ".-_,"))
             return SPO_E_ARG;
         int rc = put_z(dst, cap, pos, "/sites/");
         return rc ? rc : put_raw(dst, cap, pos, site, n);
@@ -184,7 +186,7 @@ int spo_site_path_append(char *dst, size_t cap, size_t *pos, const char *site)
 }
 
 /* g->url = Graph root + "/v1.0" */
-static int url_begin(spo_graph *g, size_t *pos)
+int spo_drive_url_begin(spo_graph *g, size_t *pos)
 {
     *pos = 0;
     g->url[0] = '\0';
@@ -192,7 +194,7 @@ static int url_begin(spo_graph *g, size_t *pos)
     return rc ? rc : put_z(g->url, sizeof g->url, pos, "/v1.0");
 }
 
-static int url_z(spo_graph *g, size_t *pos, const char *z)
+int spo_drive_url_add(spo_graph *g, size_t *pos, const char *z)
 {
     return put_z(g->url, sizeof g->url, pos, z);
 }
@@ -202,11 +204,11 @@ static int url_item(spo_graph *g, const spo_drive_ref *d, const char *path, size
                     size_t *pos, size_t *nseg)
 {
     int rc;
-    if ((rc = url_begin(g, pos)) || (rc = url_z(g, pos, "/drives/")) ||
-        (rc = url_z(g, pos, d->drive_id)) || (rc = url_z(g, pos, "/root")))
+    if ((rc = spo_drive_url_begin(g, pos)) || (rc = spo_drive_url_add(g, pos, "/drives/")) ||
+        (rc = spo_drive_url_add(g, pos, d->drive_id)) || (rc = spo_drive_url_add(g, pos, "/root")))
         return rc;
     size_t before = *pos;
-    if ((rc = url_z(g, pos, ":/")) ||
+    if ((rc = spo_drive_url_add(g, pos, ":/")) ||
         (rc = put_segments(g->url, sizeof g->url, pos, path ? path : "", path ? plen : 0, 0,
                            nseg)))
         return rc;
@@ -226,7 +228,7 @@ typedef struct drive_pick {
     char loose_id[SPO_DRIVE_ID_MAX];
 } drive_pick;
 
-static int ascii_ieq(const char *a, const char *b)
+int spo_drive_ascii_ieq(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++) {
         int x = (unsigned char)*a, y = (unsigned char)*b;
@@ -248,14 +250,14 @@ static int drive_elem(void *ctx, const spo_json_elem *e)
     int rc = spo_json_elem_string(e, "id", id, sizeof id, &idlen);
     if (rc != SPO_OK)
         return rc == SPO_E_TOO_LONG ? rc : SPO_E_JSON_SHAPE;
-    if (!is_id(id, idlen, "!-_."))
+    if (!spo_drive_is_id(id, idlen, "!-_."))
         return SPO_E_JSON_SHAPE;
     /* A name longer than any we could have been asked for cannot match: not an error. */
     if (spo_json_elem_string(e, "name", name, sizeof name, NULL) != SPO_OK)
         return 0;
     if (strcmp(name, p->want) == 0 && !p->exact++) {
         memcpy(p->out, id, idlen + 1);
-    } else if (ascii_ieq(name, p->want) && !p->loose++) {
+    } else if (spo_drive_ascii_ieq(name, p->want) && !p->loose++) {
         memcpy(p->loose_id, id, idlen + 1);
     }
     return 0;
@@ -269,7 +271,7 @@ static void not_found(spo_graph *g, const char *code, const char *msg)
     strncpy(g->diag->message, msg, sizeof g->diag->message - 1);
 }
 
-static int capture_id(spo_graph *g, char *out, size_t cap, const char *extra)
+int spo_drive_capture_id(spo_graph *g, char *out, size_t cap, const char *extra)
 {
     spo_json_capture caps[1] = { { { "id", NULL }, out, cap, 0, 0, 0, 0, 0 } };
     spo_graph_req r;
@@ -279,9 +281,24 @@ static int capture_id(spo_graph *g, char *out, size_t cap, const char *extra)
     int rc = spo_graph_call(g, &r);
     if (rc != SPO_OK)
         return rc;
-    if (!caps[0].found || caps[0].type != SPO_JSON_STRING || !is_id(out, caps[0].len, extra))
+    if (!caps[0].found || caps[0].type != SPO_JSON_STRING ||
+        !spo_drive_is_id(out, caps[0].len, extra))
         return SPO_E_JSON_SHAPE;
     return SPO_OK;
+}
+
+int spo_site_resolve(spo_graph *g, const char *site, char *id, size_t cap)
+{
+    if (!g || !site || !id || cap == 0)
+        return SPO_E_ARG;
+    id[0] = '\0';
+    size_t pos;
+    int rc = spo_drive_url_begin(g, &pos);
+    if (rc == SPO_OK)
+        rc = spo_site_path_append(g->url, sizeof g->url, &pos, site);
+    if (rc == SPO_OK)
+        rc = spo_drive_capture_id(g, id, cap, ".-_,");
+    return rc;
 }
 
 int spo_drive_resolve(spo_graph *g, const char *site, const char *drive_name, spo_drive_ref *d)
@@ -290,25 +307,21 @@ int spo_drive_resolve(spo_graph *g, const char *site, const char *drive_name, sp
         return SPO_E_ARG;
     memset(d, 0, sizeof *d);
     size_t pos;
-    int rc = url_begin(g, &pos);
-    if (rc)
-        return rc;
     d->failed = SPO_PART_SITE;
-    if ((rc = spo_site_path_append(g->url, sizeof g->url, &pos, site)) != SPO_OK)
-        return rc;
-    if ((rc = capture_id(g, d->site_id, sizeof d->site_id, ".-_,")) != SPO_OK)
+    int rc = spo_site_resolve(g, site, d->site_id, sizeof d->site_id);
+    if (rc != SPO_OK)
         return rc;
 
     d->failed = SPO_PART_DRIVE;
-    if ((rc = url_begin(g, &pos)) || (rc = url_z(g, &pos, "/sites/")) ||
-        (rc = url_z(g, &pos, d->site_id)))
+    if ((rc = spo_drive_url_begin(g, &pos)) || (rc = spo_drive_url_add(g, &pos, "/sites/")) ||
+        (rc = spo_drive_url_add(g, &pos, d->site_id)))
         return rc;
     if (!drive_name) {
-        if ((rc = url_z(g, &pos, "/drive?$select=id")))
+        if ((rc = spo_drive_url_add(g, &pos, "/drive?$select=id")))
             return rc;
-        rc = capture_id(g, d->drive_id, sizeof d->drive_id, "!-_.");
+        rc = spo_drive_capture_id(g, d->drive_id, sizeof d->drive_id, "!-_.");
     } else {
-        if ((rc = url_z(g, &pos, "/drives?$select=id,name")))
+        if ((rc = spo_drive_url_add(g, &pos, "/drives?$select=id,name")))
             return rc;
         drive_pick p = { drive_name, d->drive_id, 0, 0, { 0 } };
         spo_graph_req r;
@@ -408,8 +421,8 @@ int spo_drive_list(spo_graph *g, spo_drive_ref *d, const char *path, spo_item_fn
     d->failed = SPO_PART_ITEM;
     if ((rc = url_item(g, d, path, path ? strlen(path) : 0, &pos, &nseg)))
         return rc;
-    if ((rc = url_z(g, &pos, nseg ? ":/children" : "/children")) ||
-        (rc = url_z(g, &pos, "?$select=id,name,size,lastModifiedDateTime,folder")))
+    if ((rc = spo_drive_url_add(g, &pos, nseg ? ":/children" : "/children")) ||
+        (rc = spo_drive_url_add(g, &pos, "?$select=id,name,size,lastModifiedDateTime,folder")))
         return rc;
     list_ctx lc = { fn, ctx };
     spo_graph_req r;
@@ -431,7 +444,7 @@ static int get_item(spo_graph *g, spo_drive_ref *d, const char *path, size_t ple
     size_t pos, nseg;
     int rc;
     if ((rc = url_item(g, d, path, plen, &pos, &nseg)) ||
-        (rc = url_z(g, &pos, "?$select=id,size,file,folder")))
+        (rc = spo_drive_url_add(g, &pos, "?$select=id,size,file,folder")))
         return rc;
     char folder_probe[2], size_text[24];
     memset(m, 0, sizeof *m);
@@ -447,7 +460,8 @@ static int get_item(spo_graph *g, spo_drive_ref *d, const char *path, size_t ple
     r.ncaps = 4;
     if ((rc = spo_graph_call(g, &r)) != SPO_OK)
         return rc;
-    if (!caps[0].found || caps[0].type != SPO_JSON_STRING || !is_id(m->id, caps[0].len, "!-_.") ||
+    if (!caps[0].found || caps[0].type != SPO_JSON_STRING ||
+        !spo_drive_is_id(m->id, caps[0].len, "!-_.") ||
         (caps[2].found && caps[2].type != SPO_JSON_STRING))
         return SPO_E_JSON_SHAPE;
     m->folder = caps[3].found && caps[3].type == SPO_JSON_OBJECT;
@@ -479,14 +493,15 @@ int spo_drive_content_url(spo_graph *g, spo_drive_ref *d, const char *item_id, c
                           size_t cap)
 {
     if (!g || !d || !item_id || !url || cap == 0 || !d->drive_id[0] ||
-        !is_id(item_id, strlen(item_id), "!-_."))
+        !spo_drive_is_id(item_id, strlen(item_id), "!-_."))
         return SPO_E_ARG;
     size_t pos;
     int rc;
     d->failed = SPO_PART_ITEM;
-    if ((rc = url_begin(g, &pos)) || (rc = url_z(g, &pos, "/drives/")) ||
-        (rc = url_z(g, &pos, d->drive_id)) || (rc = url_z(g, &pos, "/items/")) ||
-        (rc = url_z(g, &pos, item_id)) || (rc = url_z(g, &pos, "/content")))
+    if ((rc = spo_drive_url_begin(g, &pos)) || (rc = spo_drive_url_add(g, &pos, "/drives/")) ||
+        (rc = spo_drive_url_add(g, &pos, d->drive_id)) ||
+        (rc = spo_drive_url_add(g, &pos, "/items/")) ||
+        (rc = spo_drive_url_add(g, &pos, item_id)) || (rc = spo_drive_url_add(g, &pos, "/content")))
         return rc;
     spo_graph_req r;
     memset(&r, 0, sizeof r);
@@ -540,7 +555,7 @@ static int make_one(spo_graph *g, spo_drive_ref *d, const char *path, size_t ple
         return rc;
     size_t pos, nseg;
     if ((rc = url_item(g, d, path, plen, &pos, &nseg)) ||
-        (rc = url_z(g, &pos, nseg ? ":/children" : "/children")))
+        (rc = spo_drive_url_add(g, &pos, nseg ? ":/children" : "/children")))
         return rc;
     spo_graph_req r;
     memset(&r, 0, sizeof r);

@@ -273,6 +273,27 @@ int spo_json_elem_string(const spo_json_elem *e, const char *key, char *dst, siz
                              (size_t)(e->tok[hit].end - e->tok[hit].start), dst, cap, out_len);
 }
 
+int spo_json_utf8_valid(const char *s, size_t len)
+{
+    const uint8_t *b = (const uint8_t *)s;
+    size_t i;
+
+    if (s == NULL && len > 0)
+        return 0;
+    for (i = 0; i < len;) {
+        if (b[i] < 0x80u) {
+            i++;
+        } else {
+            size_t k = utf8_len(b + i, len - i);
+
+            if (k == 0)
+                return 0;
+            i += k;
+        }
+    }
+    return 1;
+}
+
 int spo_json_write_string(int (*put)(void *ctx, const char *s, size_t n), void *ctx, const char *s,
                           size_t len)
 {
@@ -284,17 +305,8 @@ int spo_json_write_string(int (*put)(void *ctx, const char *s, size_t n), void *
     if (put == NULL || (s == NULL && len > 0))
         return SPO_E_ARG;
     /* check the UTF-8 first so that a bad string writes nothing rather than half a JSON string */
-    for (i = 0; i < len;) {
-        if (b[i] < 0x80u) {
-            i++;
-        } else {
-            size_t k = utf8_len(b + i, len - i);
-
-            if (k == 0)
-                return SPO_E_ARG;
-            i += k;
-        }
-    }
+    if (!spo_json_utf8_valid(s, len))
+        return SPO_E_ARG;
     if ((rc = put(ctx, "\"", 1)) != SPO_OK)
         return rc;
     for (i = 0; i < len; i++) {

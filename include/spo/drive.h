@@ -61,6 +61,10 @@ int spo_site_path_append(char *dst, size_t cap, size_t *pos, const char *site);
  * (SharePoint refuses those names, and ".." would address another folder than the one named). */
 int spo_item_path_append(char *dst, size_t cap, size_t *pos, const char *p, size_t *segments);
 
+/* Resolve site (as spo_site_path_append takes it) to its id ("host,guid,guid", checked) with
+ * GET /v1.0/sites/{...}. Returns SPO_OK, SPO_E_ARG, or as spo_graph_call. */
+int spo_site_resolve(spo_graph *g, const char *site, char *id, size_t cap);
+
 /* Resolve site (as spo_site_path_append takes it) to its id with GET /v1.0/sites/{...}?$select=id,
  * then the drive: the document library whose name is drive_name (through /sites/{id}/drives, every
  * page), or the site's default drive (/sites/{id}/drive) when drive_name is NULL. Returns SPO_OK,

@@ -10,6 +10,7 @@ the exit status, the key facts on stderr, and (through the emulator's /_emulator
 server. Python 3 standard library only.
 """
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -1682,6 +1683,28 @@ def _(t):
         raise Fail("expected bounded resumptions (2..8 transfers), got %d" % st["downloads"])
 
 
+@case("files.get_bad_hash_leaves_local")
+def _(t):
+    e = main_emu(t)
+    drive_put(e, "get/hash.bin", size=1 << 20, pattern="random", seed=3)
+    e.configure(bad_hash_get="once")
+    local = os.path.join(t.tmp, "hash.bin")
+    with open(local, "wb") as f:
+        f.write(b"keep me")
+    r = t.spo_run(["get", FILES_SITE, "get/hash.bin", local], t.env(e))
+    expect_fail(r, "do not match", "quickXorHash", "left as it was")
+    with open(local, "rb") as f:
+        if f.read() != b"keep me":
+            raise Fail("LOCAL was replaced although the hash did not match")
+    no_temp_left(t, t.tmp)
+    st = e.stats()
+    if st["download_bytes"] != 1 << 20 or "bad_hash_get" not in json.dumps(st["faults"]):
+        raise Fail("expected the whole file sent and the fault fired: %r" % {k: st[k] for k in ("download_bytes", "faults")})
+    # without the fault the same command succeeds: the failure was the hash's
+    r = t.spo_run(["get", FILES_SITE, "get/hash.bin", local], t.env(e))
+    expect_rc0(r)
+
+
 @case("files.get_errors")
 def _(t):
     e = main_emu(t)
@@ -1715,6 +1738,110 @@ def _(t):
     if b"tempauth=[redacted]" not in r.err or re.search(rb"tempauth=(?!\[redacted\])", r.err):
         raise Fail("tempauth not redacted in --verbose: %r" % r.err[-600:])
     no_leaks(r, e)
+
+
+def list_items(e, name="Telemetry"):
+    return e.api("GET", "/_emulator/drive/list-items?site=0&list=" + urllib.parse.quote(name))["items"]
+
+
+def body_bytes(fields_pairs):
+    """The body spo must send: {"fields":{...}} compact, UTF-8 as is, controls escaped."""
+    inner = ",".join("%s:%s" % (json.dumps(k, ensure_ascii=False), v) for k, v in fields_pairs)
+    return ('{"fields":{%s}}' % inner).encode()
+
+
+@case("files.list_add_escaping_byte_for_byte")
+def _(t):
+    e = main_emu(t)
+    title = 'He said "hi" \\ back\tslash\nnew line caf\u00e9 \U0001F600 \x01\x1f\x7f </script>'
+    before = len(list_items(e))
+    r = t.spo_run(["list-add", FILES_SITE, "Telemetry", "Title=" + title, "Temperature:=21.5",
+                   "Ok:=true", "Device=dev-01", "Note:=null"], t.env(e))
+    expect_rc0(r)
+    items = list_items(e)
+    if len(items) != before + 1:
+        raise Fail("expected one new item, the list has %d more" % (len(items) - before))
+    it = items[-1]
+    if r.out != (it["id"] + "\n").encode():
+        raise Fail("stdout %r is not the new item's id %r" % (r.out, it["id"]))
+    want = body_bytes([("Title", json.dumps(title, ensure_ascii=False)), ("Temperature", "21.5"),
+                       ("Ok", "true"), ("Device", '"dev-01"'), ("Note", "null")])
+    got = base64.b64decode(it["request_body_b64"])
+    if got != want:
+        raise Fail("body differs:\n got  %r\n want %r" % (got, want))
+    if it["fields"].get("Title") != title or it["fields"].get("Temperature") != 21.5:
+        raise Fail("stored fields: %r" % it["fields"])
+    no_leaks(r, e)
+
+
+@case("files.list_add_json_file_and_list_id")
+def _(t):
+    e = main_emu(t)
+    g = GraphClient(t, e)
+    lid = [x["id"] for x in g.json("GET", "/v1.0/sites/%s/lists" % FILES_SITE)["value"]
+           if x["displayName"] == "Device Events"][0]
+    path = os.path.join(t.tmp, "fields.json")
+    with open(path, "wb") as f:
+        f.write(' {"Title": "from \\"file\\" \u00e9", "Device":"d2"}\n'.encode())
+    r = t.spo_run(["list-add", "https://contoso.sharepoint.com", lid, "--json-file", path,
+                   "Note=arg \u2603"], t.env(e))
+    expect_rc0(r)
+    it = list_items(e, "Device Events")[-1]
+    want = '{"fields":{"Title": "from \\"file\\" \u00e9", "Device":"d2","Note":"arg \u2603"}}'.encode()
+    if base64.b64decode(it["request_body_b64"]) != want or r.out != (it["id"] + "\n").encode():
+        raise Fail("body %r, stdout %r" % (base64.b64decode(it["request_body_b64"]), r.out))
+    # by display name, case aside, and by URL name
+    r = t.spo_run(["list-add", FILES_SITE, "device events", "Title=x"], t.env(e))
+    expect_rc0(r)
+    r = t.spo_run(["list-add", FILES_SITE, "DeviceEvents", "Title=y"], t.env(e))
+    expect_rc0(r)
+    if [i["fields"]["Title"] for i in list_items(e, "Device Events")[-2:]] != ["x", "y"]:
+        raise Fail("the items did not land in Device Events")
+
+
+@case("files.list_add_errors")
+def _(t):
+    e = main_emu(t)
+    path = os.path.join(t.tmp, "bad.json")
+    big = os.path.join(t.tmp, "big.json")
+    with open(big, "w") as f:
+        f.write('{"Note":"%s"}' % ("x" * 9000))
+    usage = [
+        (["list-add", FILES_SITE, "Telemetry"], "no field to set"),
+        (["list-add", FILES_SITE, "Telemetry", "Temperature:=warm"], "after := comes a number"),
+        (["list-add", FILES_SITE, "Telemetry", "Title"], "not FIELD=VALUE"),
+        (["list-add", FILES_SITE, "Telemetry", "Title=a", "Title=b"], "given twice"),
+        (["list-add", FILES_SITE, "Telemetry", b"Title=\xff".decode("utf-8", "surrogateescape")], "UTF-8"),
+        (["list-add", FILES_SITE, "Telemetry", "--json-file", path], "cannot open"),
+        (["list-add", FILES_SITE, "Telemetry", "--json-file", big], "SPO_LIST_BODY_MAX"),
+    ]
+    for argv, needle in usage:
+        r = t.spo_run(argv, t.env(e))
+        if r.rc != 2 or needle.encode() not in r.err:
+            raise Fail("%r: expected usage error with %r, got %s" % (argv[3:], needle, r.brief()))
+    for content, needle in (("[1,2]", "one JSON object"), ('{"Title":"x",}', "not valid JSON"),
+                            ('{"Title":"a"}', "also in --json-file")):
+        with open(path, "w") as f:
+            f.write(content)
+        r = t.spo_run(["list-add", FILES_SITE, "Telemetry", "--json-file", path, "Title=b"], t.env(e))
+        if r.rc != 2 or needle.encode() not in r.err:
+            raise Fail("--json-file %r: expected usage error with %r, got %s" % (content, needle, r.brief()))
+    if e.stats()["graph_requests"]:
+        raise Fail("a usage error reached Graph")
+    before = len(list_items(e))
+    r = t.spo_run(["list-add", FILES_SITE, "No Such List", "Title=x"], t.env(e))
+    expect_fail(r, "the list was not found", "No Such List")
+    r = t.spo_run(["list-add", FILES_SITE, "Telemetry", "Nope=x"], t.env(e))
+    expect_fail(r, "400", "Field 'Nope' is not recognized", "internal name")
+    e.configure(no_roles=True)
+    r = t.spo_run(["list-add", FILES_SITE, "Telemetry", "Title=x"], t.env(e))
+    expect_fail(r, "403", "Sites.ReadWrite.All")
+    e.configure()
+    if len(list_items(e)) != before:
+        raise Fail("a failed list-add created an item")
+    r = t.spo_run(["list-add", "--help"], t.env(e))
+    if r.rc != 0 or not r.out.startswith(b"usage: spo list-add SITE LIST"):
+        raise Fail("list-add --help: %s" % r.brief())
 
 
 # ---- put

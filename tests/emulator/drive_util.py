@@ -7,6 +7,8 @@ import time
 import urllib.parse
 import uuid
 
+from identity import now      # the emulator's clock (clock_offset_s)
+
 KIB = 1024
 FRAGMENT_UNIT = 320 * KIB
 IO_PIECE = 1024 * KIB
@@ -14,7 +16,7 @@ FORBIDDEN_NAME = re.compile(r'["*:<>?/\\|]')
 
 
 def iso_now():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now()))
 
 
 def iso_ms(t):

@@ -10,6 +10,7 @@ import uuid
 
 from drive_util import (FRAGMENT_UNIT, IO_PIECE, GraphFail, check_name, dumps, free_name, iso_ms, iso_now,
                         read_body, site_rel, wrong_hash)
+from identity import now      # the emulator's clock (clock_offset_s)
 
 
 class Session:
@@ -56,7 +57,7 @@ class SharePointMixin:
         ss.total, ss.next = None, 0
         if isinstance(item.get("fileSize"), int) and item["fileSize"] >= 0:
             ss.total = item["fileSize"]
-        ss.expires = time.time() + float(self.emu.cfg["session_ttl"])
+        ss.expires = now() + float(self.emu.cfg["session_ttl"])
         ss.path = self.new_path()
         open(ss.path, "wb").close()
         ss.tempauth = self.tempauth("session:" + ss.guid)
@@ -91,7 +92,7 @@ class SharePointMixin:
                 ("SPRequestGuid", rid), ("request-id", rid), ("X-SharePointHealthScore", "1"),
                 ("MicrosoftSharePointTeamServices", "16.0.0.24817"), ("X-Content-Type-Options", "nosniff"),
                 ("Strict-Transport-Security", "max-age=31536000"), ("Date", time.strftime(
-                    "%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))]
+                    "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now())))]
 
     def sp_reply(self, conn, status, obj, close, headers=()):
         self.stat("sp_status", sub=str(status))
@@ -135,7 +136,7 @@ class SharePointMixin:
         if ss is None or ss.gone or not hmac.compare_digest(q.get("tempauth", ""), ss.tempauth):
             raise GraphFail(404, "itemNotFound", "The upload session was not found.",
                             inner={"code": "uploadSessionNotFound", "date": iso_now()[:-1]})
-        if ss.expires <= time.time():
+        if ss.expires <= now():
             self.end_session(ss)
             raise GraphFail(404, "itemNotFound", "The upload session has expired.",
                             inner={"code": "uploadSessionNotFound", "date": iso_now()[:-1]})
