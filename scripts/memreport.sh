@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make memreport: run `spo sites` against the emulator for 100 and for 20,000 sites and print, for
 # each, spo's static state, the mbedTLS pool's peak, the stack high-water mark (painted) and their
-# total. The peaks must not depend on the number of sites; the script fails if they do.
+# total; then the same for `spo put` of 4 MiB + 1 and of 50 MiB (upload sessions). The peaks must not
+# depend on the number of sites, nor on the size of the file; the script fails if they do.
 #   SPO_BIN=path  binary to measure (default build/linux-host/spo), SPO_WRAP="qemu-arm -L …" for cross
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,34 @@ measure() { # sites
 measure 100
 cp "$run/fig-100" "$run/fig-100.keep"
 measure 20000
+# Uploads of 4 MiB + 1 and of 50 MiB (upload sessions of 2 and 16 fragments, streamed through the
+# same fixed buffers): the peaks must not depend on the file's size. Their static state adds spo
+# put's (the uploadUrl, request URLs, the resume record).
+measure_put() { # name bytes
+  head -c "$2" /dev/urandom >"$run/put-$1.bin"
+  XDG_CONFIG_HOME=$run/config ${SPO_WRAP:-setarch -R} "$bin" put contoso.sharepoint.com "$run/put-$1.bin" \
+    "memreport/put-$1.bin" --if-exists replace >"$run/out-put-$1" 2>"$run/report-put-$1"
+  [ "$(wc -l <"$run/out-put-$1")" = 1 ] || { echo "memreport: the upload of $2 bytes failed"; cat "$run/report-put-$1"; exit 1; }
+  sed -n 's/^memreport: //p' "$run/report-put-$1" >"$run/fig-put-$1"
+  rm -f "$run/put-$1.bin"
+}
+measure_put 4m1 $(((4 << 20) + 1))
+measure_put 50m $((50 << 20))
+# spo get of 1 MiB and of 50 MiB: a download streams through the same fixed buffers, so its peaks
+# must not depend on the file's size either.
+measure_get() { # bytes tag (tags of equal length: argv's length shifts the stack by its alignment)
+  curl -sS --cacert "$SPO_CA_FILE" -X POST -d "{\"path\": \"memreport/$2.bin\", \"size\": $1, \"pattern\": \"random\"}" \
+    "https://localhost:$port/_emulator/drive/put" >/dev/null
+  rm -f "$run/dl-$2.bin"
+  ${SPO_WRAP:-setarch -R} "$bin" get contoso.sharepoint.com "memreport/$2.bin" "$run/dl-$2.bin" \
+    >"$run/out-get-$1" 2>"$run/report-get-$1"
+  local n; n=$(stat -c %s "$run/dl-$2.bin" 2>/dev/null || echo 0)
+  [ "$n" = "$1" ] || { echo "memreport: spo get wrote $n bytes, expected $1"; cat "$run/report-get-$1"; exit 1; }
+  sed -n 's/^memreport: //p' "$run/report-get-$1" >"$run/fig-get-$1"
+  rm -f "$run/dl-$2.bin"
+}
+measure_get 1048576 small
+measure_get 52428800 large
 # The same listing against the shape of Microsoft's real chains (RSA-4096 issuing CA, a leaf with
 # many names): the pool figure that matters for login.microsoftonline.com and graph.microsoft.com.
 kill $emu 2>/dev/null; wait $emu 2>/dev/null || true
@@ -61,6 +90,14 @@ for n in 100 20000; do
   printf '| %s | %s B | %s B | %s B | %s B |\n' "$n" "$(num $n static)" "$(num $n 'mbedTLS pool')" \
     "$(num $n 'stack')" "$(num $n total)"
 done
+for f in 4m1 50m; do
+  printf '| put %s (session) | %s B | %s B | %s B | %s B |\n' "$([ $f = 50m ] && echo 50 MiB || echo '4 MiB + 1')" \
+    "$(num put-$f static)" "$(num put-$f 'mbedTLS pool')" "$(num put-$f 'stack')" "$(num put-$f total)"
+done
+for n in 1048576 52428800; do
+  printf '| spo get, %s MiB | %s B | %s B | %s B | %s B |\n' "$((n / 1048576))" "$(num get-$n static)" \
+    "$(num get-$n 'mbedTLS pool')" "$(num get-$n 'stack')" "$(num get-$n total)"
+done
 printf '| 100, Microsoft-like chain | %s B | %s B | %s B | %s B |\n' "$(num ms static)" "$(num ms 'mbedTLS pool')" \
   "$(num ms 'stack')" "$(num ms total)"
 printf '| 100, Microsoft-like chain, RSA-4096 certificate | %s B | %s B | %s B | %s B |\n' "$(num mscert static)" \
@@ -70,3 +107,12 @@ echo "pool size $(grep -Eo 'of [0-9]+ bytes' "$run/fig-100" | grep -Eo '[0-9]+')
 same=1
 for k in static 'mbedTLS pool' stack; do [ "$(num 100 "$k")" = "$(num 20000 "$k")" ] || same=0; done
 if [ $same = 1 ]; then echo "memreport: same peaks for 100 and 20,000 sites"; else echo "memreport: PEAKS DIFFER"; exit 1; fi
+same=1
+for k in static 'mbedTLS pool' stack; do [ "$(num put-4m1 "$k")" = "$(num put-50m "$k")" ] || same=0; done
+if [ $same = 1 ]; then echo "memreport: same peaks for uploads of 4 MiB + 1 and 50 MiB"
+else echo "memreport: UPLOAD PEAKS DIFFER with the file's size"; exit 1; fi
+grep '^files buffers' "$run/fig-get-1048576" || true
+for k in static 'mbedTLS pool' stack; do
+  [ "$(num get-1048576 "$k")" = "$(num get-52428800 "$k")" ] || { echo "memreport: DOWNLOAD PEAKS DIFFER ($k)"; exit 1; }
+done
+echo "memreport: same peaks for 1 MiB and 50 MiB downloads"

@@ -182,7 +182,7 @@ static int token_request(spo_auth *a, const spo_auth_config *cfg, spo_http_conn 
     static const spo_http_header hdr[] = {
         { "Content-Type", SPO_SPAN_LIT("application/x-www-form-urlencoded"), 0 },
     };
-    spo_http_request req = { "POST", &url, hdr, 1, (const uint8_t *)b, pos };
+    spo_http_request req = { "POST", &url, hdr, 1, (const uint8_t *)b, pos, NULL, NULL, NULL };
 
     spo_token *t = &a->token;
     mbedtls_platform_zeroize(t, sizeof *t);

@@ -19,6 +19,10 @@ typedef struct opts {
     const char *cloud;
     const char *cert_opt; /* --certificate: wins over AZURE_CLIENT_SECRET */
     const char *jwt_alg;
+    spo_cli_files files; /* ls, mkdir, get, list-add */
+    char **pos;   /* positional arguments after the command (put), compacted into argv */
+    int npos;
+    const char *drive, *if_exists, *fragment;
 } opts;
 
 static const char USAGE[] =
@@ -30,6 +34,14 @@ static const char USAGE[] =
     "commands:\n"
     "  token            acquire an app-only token; print that it worked and when it expires\n"
     "  sites            list the tenant's sites, one per line: displayName<TAB>webUrl\n"
+    "  ls SITE [PATH]   list a folder of a document library\n"
+    "  mkdir SITE PATH  create a folder and its missing parents\n"
+    "  get SITE REMOTE_PATH LOCAL\n"
+    "                   download a file, checked (size, quickXorHash) before it replaces LOCAL\n"
+    "  list-add SITE LIST FIELD=VALUE... [FIELD:=JSON...] [--json-file F]\n"
+    "                   add an item to a SharePoint list; prints the new item's id\n"
+    "  put SITE LOCAL... REMOTE_PATH\n"
+    "                   upload files to a document library, each checked (size, quickXorHash)\n"
     "\n"
     "configuration (environment, Azure Identity's names; the options override):\n"
     "  AZURE_TENANT_ID       --tenant ID        Directory (tenant) ID or verified domain\n"
@@ -84,6 +96,21 @@ static const char USAGE_SITES[] =
     "Graph sent them. Needs the Application permission Sites.Read.All with admin consent.\n"
     "If the listing fails part-way the exit status is 1: a partial list never exits 0.\n";
 
+static const char USAGE_PUT[] =
+    "usage: spo put SITE LOCAL... REMOTE_PATH [--drive NAME] [--if-exists fail|replace|rename]\n"
+    "               [--fragment-size BYTES] [--json]\n"
+    "\n"
+    "Upload LOCAL to REMOTE_PATH in the site's default document library (or the library called\n"
+    "NAME). With several LOCAL files, or a REMOTE_PATH ending in '/', REMOTE_PATH is a folder and\n"
+    "each file keeps its name; missing folders are created. SITE is a site id, host:/sites/path\n"
+    "or the site's URL. Files up to 4 MiB go in one request; larger ones by an upload session in\n"
+    "fragments of BYTES (a multiple of 327680; default 3276800), which survives lost connections\n"
+    "and, when run again for the same unchanged file, a restart or power loss. One line per file\n"
+    "on stdout, name<TAB>size<TAB>id (--json: one object per line), printed only once the\n"
+    "service's copy has the same size and quickXorHash as the local file. --if-exists: fail\n"
+    "(default), replace (a new version) or rename (keep both). Needs the Application permission\n"
+    "Sites.ReadWrite.All. Exit status 1 if any file failed; stderr names each.\n";
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "spo: ");
@@ -114,7 +141,7 @@ typedef struct sites_out {
 
 /* Text mode is one site per line: control characters (never seen in real names) become spaces
  * so that a line is always a site. --json keeps every byte. */
-static void put_text(const char *s, size_t n)
+void spo_cli_text(const char *s, size_t n)
 {
     size_t run = 0; /* bytes since the last control character, written in one call */
     for (size_t i = 0; i < n; i++) {
@@ -140,9 +167,9 @@ static int on_site(void *ctx, const spo_site *s)
         spo_json_write_string(put_stdout, NULL, s->web_url, s->web_url_len);
         fputs("}\n", stdout);
     } else {
-        put_text(s->display_name, s->display_name_len);
+        spo_cli_text(s->display_name, s->display_name_len);
         putchar('\t');
-        put_text(s->web_url, s->web_url_len);
+        spo_cli_text(s->web_url, s->web_url_len);
         putchar('\n');
     }
     o->count++;
@@ -171,11 +198,20 @@ static void trace(void *ctx, const char *method, const spo_url *url, int status,
         snprintf(port, sizeof port, ":%u", url->port);
     int is_token = target.len >= 6 && memcmp(target.ptr + target.len - 6, "/token", 6) == 0;
     int v6 = memchr(host.ptr, ':', host.len) != NULL;
-    fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s [%s] -> ", method, v6 ? "[" : "", (int)host.len,
-            host.ptr, v6 ? "]" : "", port, (int)target.len, target.ptr,
-            !is_token ? "Authorization: Bearer [redacted]"
-            : c->probing ? "no credential: asking the time"
-            : c->use_cert ? "client_assertion=[redacted]" : "client_secret=[redacted]");
+    /* Pre-authenticated URLs (downloads, upload sessions) carry their credential in the query. */
+    const char *ta = NULL;
+    for (size_t i = 0; !ta && i + 9 <= target.len; i++)
+        if (memcmp(target.ptr + i, "tempauth=", 9) == 0)
+            ta = target.ptr + i;
+    size_t cut = ta ? (size_t)(ta - target.ptr) + 9 : target.len, rest = cut;
+    while (ta && rest < target.len && target.ptr[rest] != '&')
+        rest++;
+    fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s%s%.*s [%s] -> ", method, v6 ? "[" : "",
+            (int)host.len, host.ptr, v6 ? "]" : "", port, (int)cut, target.ptr,
+            ta ? "[redacted]" : "", (int)(target.len - rest), target.ptr + rest,
+            is_token ? (c->probing ? "no credential: asking the time"
+                        : c->use_cert ? "client_assertion=[redacted]" : "client_secret=[redacted]")
+            : ta ? "pre-authenticated, no Authorization" : "Authorization: Bearer [redacted]");
     if (status >= 100)
         fprintf(stderr, "%d in %u ms\n", status, ms);
     else
@@ -199,7 +235,14 @@ static int parse_args(int argc, char **argv, opts *o)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) o->help = 1;
         else if (!strcmp(a, "--version")) { printf("spo %s (mbedTLS 3.6, jsmn 1.1)\n", SPO_VERSION); exit(0); }
         else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) o->verbose = 1;
-        else if (!strcmp(a, "--json") && o->cmd && !strcmp(o->cmd, "sites")) o->json = 1;
+        else if (!strcmp(a, "--json") && o->cmd && (!strcmp(o->cmd, "sites") || !strcmp(o->cmd, "put"))) o->json = 1;
+        else if (!strcmp(a, "--json") && o->cmd && !strcmp(o->cmd, "ls")) o->files.json = 1;
+        else if (!strcmp(a, "--drive") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->drive);
+        else if (!strcmp(a, "--drive") && o->cmd && spo_cli_files_cmd(o->cmd)) TAKE(o->files.drive);
+        else if (!strcmp(a, "--json-file") && o->cmd && !strcmp(o->cmd, "list-add"))
+            TAKE(o->files.json_file);
+        else if (!strcmp(a, "--if-exists") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->if_exists);
+        else if (!strcmp(a, "--fragment-size") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->fragment);
         else if (!strcmp(a, "--raw") && o->cmd && !strcmp(o->cmd, "token")) o->raw = 1;
         else if (!strcmp(a, "--search") && o->cmd && !strcmp(o->cmd, "sites")) TAKE(o->search);
         else if (!strcmp(a, "--tenant")) TAKE(o->cfg.tenant);
@@ -218,11 +261,18 @@ static int parse_args(int argc, char **argv, opts *o)
             if (*end || s < 1 || s > 3600)
                 return usage_error("--timeout takes seconds from 1 to 3600, not '%s'", v);
             o->cfg.timeout_ms = (uint32_t)s * 1000u;
-        } else if (a[0] == '-') return usage_error("unknown option '%s'", a);
+        } else if (a[0] == '-' && a[1] != '\0') return usage_error("unknown option '%s'", a);
         else if (!o->cmd) {
-            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0)
+            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0 && strcmp(a, "put") != 0 &&
+                !spo_cli_files_cmd(a))
                 return usage_error("unknown command '%s'", a);
             o->cmd = a;
+            o->pos = argv + i + 1;
+        } else if (!strcmp(o->cmd, "put")) o->pos[o->npos++] = argv[i]; /* never ahead of i */
+        else if (spo_cli_files_cmd(o->cmd)) {
+            if (o->files.nargs == SPO_CLI_ARGS_MAX)
+                return usage_error("too many arguments, from '%s' on", a);
+            o->files.args[o->files.nargs++] = a;
         } else return usage_error("unexpected argument '%s'", a);
 #undef TAKE
     }
@@ -264,8 +314,39 @@ int main(int argc, char **argv)
             o.cfg.graph_url = cl->graph;
     }
     if (o.help || !o.cmd) {
-        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN : USAGE_SITES, o.cmd || o.help ? stdout : stderr);
+        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN
+              : !strcmp(o.cmd, "put") ? USAGE_PUT
+              : spo_cli_files_cmd(o.cmd) ? spo_cli_files_usage(o.cmd) : USAGE_SITES,
+              o.cmd || o.help ? stdout : stderr);
         return o.help ? 0 : 2;
+    }
+    if (spo_cli_files_cmd(o.cmd) && (rc = spo_cli_files_check(o.cmd, &o.files)) != 0)
+        return rc;
+    o.files.tty = isatty(1);
+    spo_cli_put_opts po;
+    memset(&po, 0, sizeof po);
+    if (!strcmp(o.cmd, "put")) {
+        if (o.npos < 3)
+            return usage_error("%s", "put needs SITE, at least one LOCAL file and REMOTE_PATH");
+        po.site = o.pos[0];
+        po.local = o.pos + 1;
+        po.nlocal = o.npos - 2;
+        po.remote = o.pos[o.npos - 1];
+        po.drive = o.drive;
+        po.json = o.json;
+        const char *ie = o.if_exists ? o.if_exists : "fail";
+        if (!strcmp(ie, "fail")) po.conflict = SPO_CONFLICT_FAIL;
+        else if (!strcmp(ie, "replace")) po.conflict = SPO_CONFLICT_REPLACE;
+        else if (!strcmp(ie, "rename")) po.conflict = SPO_CONFLICT_RENAME;
+        else return usage_error("--if-exists takes fail, replace or rename, not '%s'", ie);
+        if (o.fragment) {
+            char *end;
+            unsigned long long f = strtoull(o.fragment, &end, 10);
+            if (*end || f == 0 || f % SPO_UPLOAD_FRAGMENT_UNIT || f > SPO_UPLOAD_FRAGMENT_MAX)
+                return usage_error("--fragment-size takes a multiple of 327680 up to 62586880 "
+                                   "bytes, not '%s'", o.fragment);
+            po.fragment = (uint32_t)f;
+        }
     }
 
     /* The secret is copied into the client; the environment's copy is wiped so that it does not
@@ -329,6 +410,10 @@ int main(int argc, char **argv)
             printf("token acquired: %zu bytes, valid for %u s, expires %s\n", t->len,
                    t->lifetime_s, spo_cli_utc(t->expires_wall));
         }
+    } else if (spo_cli_files_cmd(o.cmd)) {
+        status = spo_cli_files_run(&client, &o.cfg, o.cmd, &o.files);
+    } else if (!strcmp(o.cmd, "put")) {
+        status = spo_cli_put(&client, &o.cfg, &po);
     } else {
         sites_out so = { o.json, isatty(1), 0 };
         rc = spo_client_sites(&client, o.search, on_site, &so);

@@ -55,8 +55,11 @@ void spo_memreport_end(const spo_client *c)
     (void)c;
     spo_tls_pool_stats st;
     spo_tls_pool_get(&st);
-    size_t stat = sizeof(spo_client) + 512 /* stdout buffer */;
+    size_t put = spo_cli_put_static();
+    size_t stat = sizeof(spo_client) + 512 /* stdout buffer */ + put;
     size_t stack = stack_used();
+    if (put)
+        fprintf(stderr, "memreport: put state %zu bytes (upload %zu)\n", put, sizeof(spo_upload));
     fprintf(stderr,
             "memreport: static %zu bytes (spo_client %zu: tls %zu, http %zu, json %zu, auth %zu, "
             "graph %zu, certificate %zu; stdout buffer 512)\n"
@@ -66,4 +69,7 @@ void spo_memreport_end(const spo_client *c)
             stat, sizeof(spo_client), sizeof c->tls, sizeof c->http, sizeof c->reader,
             sizeof c->auth, sizeof c->graph, sizeof c->cert, st.peak, st.size, st.failures, stack,
             stat + st.peak + stack);
+    fprintf(stderr, "memreport: files buffers %zu bytes (static, beside the total: spo get's "
+                    "download state and temporary path, spo list-add's body and --json-file)\n",
+            spo_cli_files_static());
 }

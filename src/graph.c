@@ -33,31 +33,36 @@ int spo_graph_init(spo_graph *g, const char *graph_url, spo_http_conn *conn, spo
     return SPO_OK;
 }
 
-/* ------------------------------------------------------------------ one page */
+/* ------------------------------------------------------------------ one request */
 
-typedef struct page {
+typedef struct call {
     spo_graph *g;
-    spo_site_fn fn;
-    void *ctx;
+    spo_graph_req *r;
     int status;
-    int stop;              /* what fn returned, if non-zero */
     int json_err;
-    uint64_t skip;         /* elements of this page already delivered by an earlier attempt */
-    uint64_t *delivered;   /* elements of this page delivered so far (all attempts) */
+    int elem_rc;           /* what the caller's element callback stopped with, if anything */
+    int too_long;          /* a Location did not fit */
+    uint64_t skip;         /* elements already delivered by an earlier attempt */
+    uint64_t *delivered;   /* elements delivered so far (all attempts) */
     uint32_t retry_after_ms;
     uint8_t has_retry_after;
-} page;
+} call;
+
+static int is_2xx(int s)
+{
+    return s >= 200 && s < 300;
+}
 
 static int on_status(void *ctx, int status, spo_span reason)
 {
     (void)reason;
-    ((page *)ctx)->status = status;
+    ((call *)ctx)->status = status;
     return 0;
 }
 
 static int on_header(void *ctx, spo_span name, spo_span value)
 {
-    page *p = ctx;
+    call *p = ctx;
     if (spo_http_span_ieq(name, "request-id")) {
         size_t n = value.len < sizeof p->g->request_id - 1 ? value.len : sizeof p->g->request_id - 1;
         memcpy(p->g->request_id, value.ptr, n);
@@ -69,21 +74,47 @@ static int on_header(void *ctx, spo_span name, spo_span value)
             p->retry_after_ms = ms;
             p->has_retry_after = 1;
         }
+    } else if (spo_http_span_ieq(name, "location") && p->r->location && p->status >= 300 &&
+               p->status < 400) {
+        if (value.len >= p->r->location_cap) {
+            p->too_long = 1;
+            p->r->location[0] = '\0';
+        } else {
+            memcpy(p->r->location, value.ptr, value.len);
+            p->r->location[value.len] = '\0';
+        }
     }
     return 0;
 }
 
 static int on_body(void *ctx, const uint8_t *data, size_t len)
 {
-    page *p = ctx;
+    call *p = ctx;
+    /* A redirect's body is for browsers; success and error bodies are JSON. */
+    if (p->status < 200 || (p->status >= 300 && p->status < 400))
+        return 0;
     if (p->json_err)
-        return p->status == 200 ? p->json_err : 0;
+        return is_2xx(p->status) ? p->json_err : 0;
     int rc = spo_json_reader_feed(p->g->reader, data, len);
     if (rc == SPO_OK)
         return 0;
     p->json_err = rc;
     /* A broken success body stops the exchange; an error body is read out for its status. */
-    return p->status == 200 ? rc : 0;
+    return is_2xx(p->status) ? rc : 0;
+}
+
+static int on_elem(void *ctx, const spo_json_elem *e)
+{
+    call *p = ctx;
+    if (!is_2xx(p->status))
+        return 0;
+    if (e->index < p->skip)
+        return 0; /* delivered before the connection broke */
+    (*p->delivered)++;
+    int rc = p->r->on_elem(p->r->elem_ctx, e);
+    if (rc)
+        p->elem_rc = rc;
+    return rc;
 }
 
 /* Index of the value of member key in the object element, or -1. Without jsmn's parent links, a
@@ -128,30 +159,6 @@ static int take_string(const spo_json_elem *e, const char *key, const char **out
     return rc;
 }
 
-static int on_elem(void *ctx, const spo_json_elem *e)
-{
-    page *p = ctx;
-    if (p->status != 200)
-        return 0;
-    if (e->index < p->skip)
-        return 0; /* delivered before the connection broke */
-    spo_site s;
-    int rc;
-    if ((rc = take_string(e, "id", &s.id, &s.id_len)) ||
-        (rc = take_string(e, "displayName", &s.display_name, &s.display_name_len)) ||
-        (rc = take_string(e, "webUrl", &s.web_url, &s.web_url_len)))
-        return rc;
-    if (s.id_len == 0)
-        return SPO_E_JSON_SHAPE; /* every site has an id; without one the list cannot be trusted */
-    (*p->delivered)++;
-    rc = p->fn(p->ctx, &s);
-    if (rc) {
-        p->stop = rc;
-        return rc;
-    }
-    return 0;
-}
-
 static int transient(int rc)
 {
     return rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
@@ -173,7 +180,7 @@ static uint32_t next_rand(spo_graph *g)
     return g->rnd;
 }
 
-static uint32_t backoff(spo_graph *g, uint32_t attempt)
+uint32_t spo_graph_backoff(spo_graph *g, uint32_t attempt)
 {
     uint64_t b = g->backoff_ms;
     for (uint32_t i = 0; i < attempt && b < g->backoff_cap_ms; i++)
@@ -194,14 +201,93 @@ static void copy_text(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-/* Fetch g->url until it succeeds or fails for good; sites go to fn. */
-static int fetch_page(spo_graph *g, spo_site_fn fn, void *ctx)
+/* Errors the caller can act on need the service's words: error.code, error.message and the
+ * request-id, which go to diag. Paths are fixed; spo_graph_req's own captures come first. */
+enum { ERR_CAPS = 3, LIST_CAPS = 2 };
+
+static int call_once(spo_graph *g, spo_graph_req *r, int listing, uint64_t *delivered, call *p,
+                     const spo_url *url)
+{
+    spo_span tok;
+    int rc = g->get_token(g->token_ctx, 0, &tok);
+    if (rc != SPO_OK)
+        return rc;
+    /* tok is "Bearer <token>", kept that way by the owner so it is never copied. */
+    spo_http_header hdr[3] = { { "Authorization", tok, 1 } };
+    size_t nh = 1;
+    if (r->content_type)
+        hdr[nh++] = (spo_http_header){ "Content-Type",
+                                       { r->content_type, strlen(r->content_type) }, 0 };
+    spo_http_request req = { r->method ? r->method : "GET", url, hdr, nh, r->body, r->body_len,
+                             NULL, NULL, NULL };
+
+    memset(g->diag, 0, sizeof *g->diag);
+    g->next[0] = '\0';
+    g->request_id[0] = '\0';
+    if (r->location && r->location_cap)
+        r->location[0] = '\0';
+    char value_probe[2];
+    spo_json_capture caps[SPO_JSON_MAX_CAPTURES];
+    size_t n = 0;
+    for (; n < r->ncaps; n++) {
+        caps[n] = r->caps[n];
+        caps[n].found = caps[n].truncated = 0;
+        caps[n].type = 0;
+        caps[n].len = 0;
+    }
+    const spo_json_capture fixed[ERR_CAPS + LIST_CAPS] = {
+        { { "error", "code", NULL }, g->diag->code, sizeof g->diag->code, 1, 0, 0, 0, 0 },
+        { { "error", "message", NULL }, g->diag->message, sizeof g->diag->message, 1, 0, 0, 0, 0 },
+        { { "error", "innerError", "request-id", NULL }, g->diag->request_id,
+          sizeof g->diag->request_id, 1, 0, 0, 0, 0 },
+        { { "@odata.nextLink", NULL }, g->next, sizeof g->next, 0, 0, 0, 0, 0 },
+        /* Only to learn that "value" is there and is an array: a page without it is not a
+         * page, and must not end the listing as if it were the last one. */
+        { { "value", NULL }, value_probe, sizeof value_probe, 1, 0, 0, 0, 0 },
+    };
+    for (size_t i = 0; i < ERR_CAPS + (listing ? LIST_CAPS : 0); i++)
+        caps[n++] = fixed[i];
+    static const char *const value[] = { "value", NULL };
+    *p = (call){ g, r, 0, 0, 0, 0, *delivered, delivered, 0, 0 };
+    spo_json_reader_init(g->reader, caps, n, r->on_elem ? (listing ? value : r->coll) : NULL,
+                         r->on_elem ? on_elem : NULL, p);
+    spo_http_callbacks cb = { p, on_status, on_header, NULL, on_body };
+
+    rc = spo_http_conn_exchange(g->conn, &req, &cb);
+    if (p->elem_rc)
+        return p->elem_rc;
+    if (rc > 0 && is_2xx(rc) && !p->json_err) {
+        if (rc == 204)
+            return rc; /* No Content: there is no document to finish */
+        int jrc = spo_json_reader_finish(g->reader);
+        const spo_json_capture *next = &caps[n - 2], *val = &caps[n - 1];
+        if (jrc == SPO_OK && listing &&
+            (!val->found || val->type != SPO_JSON_ARRAY ||
+             (next->found && next->type != SPO_JSON_STRING)))
+            jrc = SPO_E_JSON_SHAPE;
+        if (jrc != SPO_OK)
+            return jrc;
+        for (size_t i = 0; i < r->ncaps; i++)
+            r->caps[i] = caps[i];
+    } else if ((rc > 0 && is_2xx(rc)) || (rc < 0 && p->json_err && is_2xx(p->status))) {
+        return p->json_err;
+    } else if (rc >= 300 && rc < 400 && r->location && p->too_long) {
+        return SPO_E_TOO_LONG;
+    }
+    return rc;
+}
+
+/* Run g->url until it succeeds or fails for good. */
+static int run_call(spo_graph *g, spo_graph_req *r, int listing)
 {
     uint64_t delivered = 0;
     uint32_t attempt = 0;
     int refreshed = 0;
     uint64_t start = g->now_ms ? g->now_ms(g->clock_ctx) : 0;
 
+    if (r->ncaps > SPO_JSON_MAX_CAPTURES - ERR_CAPS - (listing ? LIST_CAPS : 0) ||
+        (r->ncaps && !r->caps))
+        return SPO_E_ARG;
     for (;;) {
         spo_url url;
         int rc = spo_url_parse(g->url, strlen(g->url), &url);
@@ -210,49 +296,13 @@ static int fetch_page(spo_graph *g, spo_site_fn fn, void *ctx)
         if (!spo_url_same_origin(&url, &g->base))
             return SPO_E_URL_HOST; /* the bearer token only ever goes to the configured origin */
 
-        spo_span tok;
-        rc = g->get_token(g->token_ctx, 0, &tok);
-        if (rc != SPO_OK)
-            return rc;
-        /* tok is "Bearer <token>", kept that way by the owner so it is never copied. */
-        spo_http_header hdr[1] = { { "Authorization", tok, 1 } };
-        spo_http_request req = { "GET", &url, hdr, 1, NULL, 0 };
-
-        memset(g->diag, 0, sizeof *g->diag);
-        g->next[0] = '\0';
-        g->request_id[0] = '\0';
-        char value_probe[2];
-        spo_json_capture caps[] = {
-            { { "@odata.nextLink", NULL }, g->next, sizeof g->next, 0, 0, 0, 0, 0 },
-            /* Only to learn that "value" is there and is an array: a page without it is not a
-             * page, and must not end the listing as if it were the last one. */
-            { { "value", NULL }, value_probe, sizeof value_probe, 1, 0, 0, 0, 0 },
-            { { "error", "code", NULL }, g->diag->code, sizeof g->diag->code, 1, 0, 0, 0, 0 },
-            { { "error", "message", NULL }, g->diag->message, sizeof g->diag->message, 1, 0, 0, 0, 0 },
-            { { "error", "innerError", "request-id", NULL }, g->diag->request_id,
-              sizeof g->diag->request_id, 1, 0, 0, 0, 0 },
-        };
-        static_assert(sizeof caps / sizeof caps[0] <= SPO_JSON_MAX_CAPTURES, "captures");
-        static const char *const coll[] = { "value", NULL };
-        page p = { g, fn, ctx, 0, 0, 0, delivered, &delivered, 0, 0 };
-        spo_json_reader_init(g->reader, caps, sizeof caps / sizeof caps[0], coll, on_elem, &p);
-        spo_http_callbacks cb = { &p, on_status, on_header, NULL, on_body };
-
-        rc = spo_http_conn_exchange(g->conn, &req, &cb);
-        if (p.stop)
-            return p.stop;
-        if (rc == 200 && !p.json_err) {
-            rc = spo_json_reader_finish(g->reader);
-            if (rc == SPO_OK && (!caps[1].found || caps[1].type != SPO_JSON_ARRAY ||
-                                 (caps[0].found && caps[0].type != SPO_JSON_STRING)))
-                rc = SPO_E_JSON_SHAPE;
-            if (rc == SPO_OK)
-                rc = 200;
-        }
-        else if (rc == 200 || (rc < 0 && p.json_err && p.status == 200))
-            rc = p.json_err;
-        if (rc == 200)
+        call p;
+        rc = call_once(g, r, listing, &delivered, &p, &url);
+        r->status = rc > 0 ? rc : p.status;
+        if (rc > 0 && (is_2xx(rc) || (r->accept_redirect && rc >= 300 && rc < 400)))
             return SPO_OK;
+        if (rc < 0 && (p.elem_rc || (p.json_err && is_2xx(p.status)) || rc == SPO_E_TOO_LONG))
+            return rc;
 
         if (!g->diag->request_id[0])
             copy_text(g->diag->request_id, sizeof g->diag->request_id, g->request_id);
@@ -266,12 +316,17 @@ static int fetch_page(spo_graph *g, spo_site_fn fn, void *ctx)
                 return trc;
             continue;
         }
-        if (!(rc > 0 ? retry_status(rc) : transient(rc)))
+        /* A request that changes something is repeated only when it cannot have run: refused
+         * for throttling (429, 503) or never sent (no connection). */
+        int again = rc > 0 ? retry_status(rc) : transient(rc);
+        if (r->not_idempotent)
+            again = rc == 429 || rc == 503 || rc == SPO_E_NET_CONNECT;
+        if (!again)
             return rc > 0 ? SPO_E_GRAPH : rc;
         if (attempt >= g->max_retries)
             return rc > 0 ? (rc == 429 || rc == 503 ? SPO_E_THROTTLED : SPO_E_GRAPH) : rc;
 
-        uint32_t wait = p.has_retry_after ? p.retry_after_ms : backoff(g, attempt);
+        uint32_t wait = p.has_retry_after ? p.retry_after_ms : spo_graph_backoff(g, attempt);
         g->diag->retry_after_ms = p.has_retry_after ? p.retry_after_ms : 0;
         if (g->now_ms) {
             uint64_t spent = g->now_ms(g->clock_ctx) - start;
@@ -283,6 +338,50 @@ static int fetch_page(spo_graph *g, spo_site_fn fn, void *ctx)
         if (wait && g->sleep_ms)
             g->sleep_ms(g->clock_ctx, wait);
     }
+}
+
+int spo_graph_call(spo_graph *g, spo_graph_req *r)
+{
+    if (!g || !r || (r->on_elem && !r->coll))
+        return SPO_E_ARG;
+    return run_call(g, r, 0);
+}
+
+int spo_graph_list(spo_graph *g, spo_graph_req *r)
+{
+    if (!g || !r || !r->on_elem)
+        return SPO_E_ARG;
+    g->retries_done = 0;
+    for (;;) {
+        int rc = run_call(g, r, 1);
+        if (rc != SPO_OK)
+            return rc;
+        if (!g->next[0])
+            return SPO_OK;
+        /* Followed verbatim: the link already carries every query option and its skiptoken. */
+        memcpy(g->url, g->next, sizeof g->url);
+    }
+}
+
+/* ------------------------------------------------------------------ sites */
+
+typedef struct sites_ctx {
+    spo_site_fn fn;
+    void *ctx;
+} sites_ctx;
+
+static int site_elem(void *ctx, const spo_json_elem *e)
+{
+    sites_ctx *sc = ctx;
+    spo_site s;
+    int rc;
+    if ((rc = take_string(e, "id", &s.id, &s.id_len)) ||
+        (rc = take_string(e, "displayName", &s.display_name, &s.display_name_len)) ||
+        (rc = take_string(e, "webUrl", &s.web_url, &s.web_url_len)))
+        return rc;
+    if (s.id_len == 0)
+        return SPO_E_JSON_SHAPE; /* every site has an id; without one the list cannot be trusted */
+    return sc->fn(sc->ctx, &s);
 }
 
 int spo_graph_list_sites(spo_graph *g, const char *search, spo_site_fn fn, void *ctx)
@@ -303,14 +402,10 @@ int spo_graph_list_sites(spo_graph *g, const char *search, spo_site_fn fn, void 
         if (rc != SPO_OK)
             return rc;
     }
-    g->retries_done = 0;
-    for (;;) {
-        int rc = fetch_page(g, fn, ctx);
-        if (rc != SPO_OK)
-            return rc;
-        if (!g->next[0])
-            return SPO_OK;
-        /* Followed verbatim: the link already carries every query option and its skiptoken. */
-        memcpy(g->url, g->next, sizeof g->url);
-    }
+    sites_ctx sc = { fn, ctx };
+    spo_graph_req r;
+    memset(&r, 0, sizeof r);
+    r.on_elem = site_elem;
+    r.elem_ctx = &sc;
+    return spo_graph_list(g, &r);
 }

@@ -1,9 +1,10 @@
 /* spo — one keep-alive HTTP/1.1 connection: write a request, parse the answer, decide on reuse.
  *
  * The request is streamed through tx and flushed whenever it fills, so no header or target has to
- * fit the buffer; only the body is sent straight from the caller's memory when it does not fit what
- * is left (one record instead of many for uploads). One request is in flight at a time: anything
- * the server sends after its answer was not asked for, so it is dropped with the connection. */
+ * fit the buffer; a body in the caller's memory is sent straight from there when it does not fit
+ * what is left (one record instead of many), and a streamed body (body_fn) is produced into tx.
+ * One request is in flight at a time: anything the server sends after its answer was not asked
+ * for, so it is dropped with the connection. */
 #include "spo/http.h"
 
 #include <string.h>
@@ -94,7 +95,8 @@ static int validate(const spo_http_conn *c, const spo_http_request *req)
     if (!u->host.ptr || !is_printable(u->host) || u->host.len >= SPO_HTTP_HOST_MAX ||
         !u->target.ptr || !is_printable(u->target) || u->port == 0)
         return SPO_E_ARG;
-    if ((req->nheaders && !req->headers) || (req->body_len && !req->body))
+    if ((req->nheaders && !req->headers) || (req->body_len && !req->body && !req->body_fn) ||
+        (req->body && req->body_fn))
         return SPO_E_ARG;
     if (c->user_agent && !is_field_value((spo_span){ c->user_agent, strlen(c->user_agent) }))
         return SPO_E_ARG;
@@ -159,7 +161,8 @@ static void put_dec(writer *w, uint64_t v)
     put(w, d + i, sizeof d - i);
 }
 
-static int send_request(spo_http_conn *c, const spo_http_request *req)
+/* *src_failed tells run() that an error came from the caller's body source, not the network. */
+static int send_request(spo_http_conn *c, const spo_http_request *req, int *src_failed)
 {
     writer w = { c, 0, 0 };
     const spo_url *u = req->url;
@@ -197,7 +200,29 @@ static int send_request(spo_http_conn *c, const spo_http_request *req)
     }
     put_str(&w, "\r\n\r\n");
 
-    if (req->body_len <= sizeof c->tx - w.n) {
+    if (req->body_fn) {
+        /* Streamed: the source fills the rest of tx, which is flushed whenever it is full. */
+        size_t left = req->body_len;
+        while (left && !w.err) {
+            if (w.n == sizeof c->tx)
+                flush(&w);
+            if (w.err)
+                break;
+            size_t room = sizeof c->tx - w.n;
+            if (room > left)
+                room = left;
+            int n = req->body_fn(req->body_ctx, c->tx + w.n, room);
+            if (n <= 0 || (size_t)n > room) {
+                /* 0 early is a short source: the server would wait for the rest for ever. */
+                w.err = n < 0 ? n : SPO_E_ARG;
+                *src_failed = 1;
+            } else {
+                w.n += (size_t)n;
+                left -= (size_t)n;
+            }
+        }
+        flush(&w);
+    } else if (req->body_len <= sizeof c->tx - w.n) {
         put(&w, req->body, req->body_len);
         flush(&w);
     } else {
@@ -274,8 +299,8 @@ static int run(spo_http_conn *c, const spo_http_request *req, const spo_http_cal
         return rc;
 
     for (int attempt = 0;; attempt++) {
-        int reused = c->reused, got_any = 0;
-        rc = send_request(c, req);
+        int reused = c->reused, got_any = 0, src_failed = 0;
+        rc = send_request(c, req, &src_failed);
         if (rc == SPO_OK)
             rc = read_response(c, req, cb, &got_any);
         if (rc >= 0)
@@ -283,9 +308,13 @@ static int run(spo_http_conn *c, const spo_http_request *req, const spo_http_cal
         /* A server may drop an idle keep-alive connection just as we reuse it; the request never
          * reached it, so sending it again is safe. A timeout is different: the server may be busy
          * with the request, and a second copy could run it twice. */
-        if (!reused || got_any || attempt > 0 || rc == SPO_E_NET_TIMEOUT)
+        if (!reused || got_any || attempt > 0 || rc == SPO_E_NET_TIMEOUT || src_failed)
             return rc;
+        if (req->body_fn && req->body_len && !req->body_rewind)
+            return rc; /* the bytes already taken from the source cannot be had again */
         spo_http_conn_close(c);
+        if (req->body_fn && req->body_len && (rc = req->body_rewind(req->body_ctx)) < 0)
+            return rc;
         if ((rc = open_to(c, u->host, u->port)) < 0)
             return rc;
     }
@@ -328,6 +357,47 @@ int spo_http_conn_exchange(spo_http_conn *c, const spo_http_request *req,
                  ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
     }
     return rc;
+}
+
+static int parse_u64(const char **p, const char *end, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t v = 0;
+    if (s == end || *s < '0' || *s > '9')
+        return 0;
+    for (; s < end && *s >= '0' && *s <= '9'; s++) {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    *p = s;
+    *out = v;
+    return 1;
+}
+
+int spo_http_content_range(spo_span value, uint64_t *first, uint64_t *last, uint64_t *total)
+{
+    if (!value.ptr || !first || !last || !total)
+        return SPO_E_HTTP_PARSE;
+    const char *p = value.ptr, *end = value.ptr + value.len;
+    uint64_t a, b, t = UINT64_MAX;
+    if (value.len < 6 || !spo_http_span_ieq((spo_span){ p, 5 }, "bytes") || p[5] != ' ')
+        return SPO_E_HTTP_PARSE;
+    p += 6;
+    if (!parse_u64(&p, end, &a) || p == end || *p++ != '-' || !parse_u64(&p, end, &b) ||
+        p == end || *p++ != '/')
+        return SPO_E_HTTP_PARSE;
+    if (p < end && *p == '*' && p + 1 == end)
+        p++;
+    else if (!parse_u64(&p, end, &t) || t == UINT64_MAX)
+        return SPO_E_HTTP_PARSE;
+    if (p != end || a > b || b >= t)
+        return SPO_E_HTTP_PARSE;
+    *first = a;
+    *last = b;
+    *total = t;
+    return SPO_OK;
 }
 
 void spo_http_conn_close(spo_http_conn *c)

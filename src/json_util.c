@@ -224,17 +224,13 @@ static int skip_value(const jsmntok_t *tok, int ntok, int i)
     return i;
 }
 
-int spo_json_elem_string(const spo_json_elem *e, const char *key, char *dst, size_t cap,
-                         size_t *out_len)
+int spo_json_elem_member(const spo_json_elem *e, const char *key)
 {
     const jsmntok_t *t;
     int i, m, hit = -1;
 
-    if (out_len != NULL)
-        *out_len = 0;
-    if (e == NULL || key == NULL || dst == NULL || cap == 0 || e->tok == NULL)
+    if (e == NULL || key == NULL || e->tok == NULL)
         return SPO_E_ARG;
-    dst[0] = '\0';
     if (e->ntok < 1 || e->tok[0].type != JSMN_OBJECT)
         return SPO_E_JSON_SHAPE;
     t = e->tok;
@@ -251,11 +247,51 @@ int spo_json_elem_string(const spo_json_elem *e, const char *key, char *dst, siz
         if (i < 0)
             return SPO_E_JSON_SHAPE;
     }
-    if (hit < 0 || t[hit].type != JSMN_STRING || t[hit].start < 0 || t[hit].end < t[hit].start ||
-        (size_t)t[hit].end > e->len)
+    if (hit < 0)
         return SPO_E_JSON_SHAPE;
-    return spo_json_unescape(e->js + t[hit].start, (size_t)(t[hit].end - t[hit].start), dst, cap,
-                             out_len);
+    if (t[hit].start < 0 || t[hit].end < t[hit].start || (size_t)t[hit].end > e->len)
+        return SPO_E_JSON_SHAPE;
+    return hit;
+}
+
+int spo_json_elem_string(const spo_json_elem *e, const char *key, char *dst, size_t cap,
+                         size_t *out_len)
+{
+    int hit;
+
+    if (out_len != NULL)
+        *out_len = 0;
+    if (e == NULL || key == NULL || dst == NULL || cap == 0 || e->tok == NULL)
+        return SPO_E_ARG;
+    dst[0] = '\0';
+    hit = spo_json_elem_member(e, key);
+    if (hit < 0)
+        return hit;
+    if (e->tok[hit].type != JSMN_STRING)
+        return SPO_E_JSON_SHAPE;
+    return spo_json_unescape(e->js + e->tok[hit].start,
+                             (size_t)(e->tok[hit].end - e->tok[hit].start), dst, cap, out_len);
+}
+
+int spo_json_utf8_valid(const char *s, size_t len)
+{
+    const uint8_t *b = (const uint8_t *)s;
+    size_t i;
+
+    if (s == NULL && len > 0)
+        return 0;
+    for (i = 0; i < len;) {
+        if (b[i] < 0x80u) {
+            i++;
+        } else {
+            size_t k = utf8_len(b + i, len - i);
+
+            if (k == 0)
+                return 0;
+            i += k;
+        }
+    }
+    return 1;
 }
 
 int spo_json_write_string(int (*put)(void *ctx, const char *s, size_t n), void *ctx, const char *s,
@@ -269,17 +305,8 @@ int spo_json_write_string(int (*put)(void *ctx, const char *s, size_t n), void *
     if (put == NULL || (s == NULL && len > 0))
         return SPO_E_ARG;
     /* check the UTF-8 first so that a bad string writes nothing rather than half a JSON string */
-    for (i = 0; i < len;) {
-        if (b[i] < 0x80u) {
-            i++;
-        } else {
-            size_t k = utf8_len(b + i, len - i);
-
-            if (k == 0)
-                return SPO_E_ARG;
-            i += k;
-        }
-    }
+    if (!spo_json_utf8_valid(s, len))
+        return SPO_E_ARG;
     if ((rc = put(ctx, "\"", 1)) != SPO_OK)
         return rc;
     for (i = 0; i < len; i++) {

@@ -32,6 +32,8 @@ const char *spo_strerror(int status)
     case SPO_E_ENTROPY: return "no entropy";
     case SPO_E_ABORTED: return "stopped by a callback";
     case SPO_E_INTERNAL: return "internal error";
+    case SPO_E_INTEGRITY: return "content check failed";
+    case SPO_E_FILE: return "local file unreadable or changed";
     case SPO_E_PROXY_URL: return "unsupported or malformed proxy URL";
     case SPO_E_PROXY_CONNECT: return "could not connect to the proxy";
     case SPO_E_PROXY_AUTH: return "proxy authentication required";

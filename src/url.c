@@ -73,12 +73,17 @@ static int parse_port(const char *s, size_t n, uint16_t *out)
 
 int spo_url_parse(const char *s, size_t len, spo_url *out)
 {
+    return spo_url_parse_max(s, len, SPO_URL_MAX, out);
+}
+
+int spo_url_parse_max(const char *s, size_t len, size_t max, spo_url *out)
+{
     static const char scheme[] = "https://";
     const size_t slen = sizeof scheme - 1;
 
     if (!out)
         return SPO_E_ARG;
-    if (!s || len <= slen || len >= SPO_URL_MAX)
+    if (!s || len <= slen || len >= max)
         return SPO_E_URL;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];

@@ -38,6 +38,8 @@ typedef enum spo_status {
     SPO_E_ENTROPY = -26,       /* the port could not provide random bytes */
     SPO_E_ABORTED = -27,       /* a callback asked to stop */
     SPO_E_INTERNAL = -28,      /* a bug in spo: please report */
+    SPO_E_INTEGRITY = -29,     /* the service's copy differs from what was sent (hash or size) */
+    SPO_E_FILE = -30,          /* a local file cannot be read, or changed while it was read */
     SPO_E_PROXY_URL = -40,     /* the proxy URL is malformed or not http:// */
     SPO_E_PROXY_CONNECT = -41, /* the proxy could not be reached */
     SPO_E_PROXY_AUTH = -42,    /* the proxy answered CONNECT with 407 (or 401): credentials missing or wrong */

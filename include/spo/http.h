@@ -43,6 +43,10 @@ typedef struct spo_url {
  * when out is NULL. */
 int spo_url_parse(const char *s, size_t len, spo_url *out);
 
+/* spo_url_parse for URLs of at most max - 1 bytes: pre-authenticated download and upload URLs
+ * carry a tempauth token and are longer than the Graph links SPO_URL_MAX is sized for. */
+int spo_url_parse_max(const char *s, size_t len, size_t max, spo_url *out);
+
 /* True when a and b name the same origin (host compared case-insensitively, same port). */
 int spo_url_same_origin(const spo_url *a, const spo_url *b);
 
@@ -151,13 +155,27 @@ typedef struct spo_http_header {
     uint8_t secret; /* shown as [redacted] in traces */
 } spo_http_header;
 
+/* A streamed request body: fill buf with up to cap bytes of the body and return how many (> 0),
+ * or a negative status to abandon the request (returned unchanged by the exchange). The body is
+ * produced through the connection's own buffer, SPO_HTTP_IO_BUF bytes at a time, so a file of any
+ * size goes out without being held in memory. Returning 0 before body_len bytes were produced is a
+ * caller bug: the exchange stops with SPO_E_ARG (the server would wait for the missing bytes). */
+typedef int (*spo_http_body_fn)(void *ctx, uint8_t *buf, size_t cap);
+
 typedef struct spo_http_request {
     const char *method;              /* "GET", "POST" */
     const spo_url *url;              /* host, port, target */
     const spo_http_header *headers;  /* extra headers; Host, Content-Length, User-Agent added */
     size_t nheaders;
     const uint8_t *body;             /* may hold secrets: never traced */
-    size_t body_len;
+    size_t body_len;                 /* Content-Length, for body and for body_fn alike */
+    /* Instead of body (which must then be NULL): body_len bytes produced by body_fn. */
+    spo_http_body_fn body_fn;
+    /* Optional: start the body again from its first byte (SPO_OK or a negative status). Called
+     * before the one resend on a stale keep-alive connection; without it a streamed request is
+     * never sent twice, and a stale connection is reported to the caller (who may retry). */
+    int (*body_rewind)(void *ctx);
+    void *body_ctx;
 } spo_http_request;
 
 /* Called after each exchange for --verbose: method, host, target, status (or negative error) and
@@ -190,6 +208,17 @@ typedef struct spo_http_conn {
 /* Prepare a connection object (nothing is opened). */
 void spo_http_conn_init(spo_http_conn *c, const spo_http_transport *tr, const char *user_agent);
 
+/* What the connection never does, so that callers can rely on it:
+ *  - it adds no Authorization header: a request without one in headers goes out without one
+ *    (pre-authenticated upload and download URLs must not see the bearer token);
+ *  - it never follows a redirect: a 3xx is returned like any status, its Location reaches
+ *    cb->on_header, and the body (if any) is read and discarded unless cb->on_body takes it;
+ *  - it keeps at most one connection: a request to another host or port closes the open one.
+ * Response headers the caller needs (Location, Content-Range, Content-Length, ETag) arrive
+ * through cb->on_header; after cb->on_headers_done, c->parser.framing and
+ * c->parser.content_length tell how long the body is. The body reaches cb->on_body in pieces of at
+ * most SPO_HTTP_IO_BUF bytes (the sink for downloads), never whole. */
+
 /* Run one exchange: connect (or reuse the open connection if it goes to the same host and port),
  * write the request, and parse the response, calling cb as it arrives. If a reused connection turns
  * out to be closed before any byte of the answer, reconnect and send again once. After the answer,
@@ -203,6 +232,12 @@ void spo_http_conn_init(spo_http_conn *c, const spo_http_transport *tr, const ch
  * token and the answer. Returns the HTTP status (>= 100) or a negative status. */
 int spo_http_conn_exchange(spo_http_conn *c, const spo_http_request *req,
                            const spo_http_callbacks *cb);
+
+/* Parse a Content-Range value of a 206 answer, "bytes FIRST-LAST/TOTAL", TOTAL possibly "*" for
+ * an unknown length (RFC 9110 14.4; *total is then UINT64_MAX). FIRST <= LAST < TOTAL is checked.
+ * Returns SPO_OK, or SPO_E_HTTP_PARSE for anything else, including the unsatisfied-range form
+ * ("bytes", then "*", then "/TOTAL") of a 416. */
+int spo_http_content_range(spo_span value, uint64_t *first, uint64_t *last, uint64_t *total);
 
 /* Close the connection if open. */
 void spo_http_conn_close(spo_http_conn *c);

@@ -25,7 +25,8 @@
 #define SPO_JSON_WINDOW 2048 /* largest single collection element (one site is ~300 bytes) */
 #endif
 #ifndef SPO_JSON_TOKENS
-#define SPO_JSON_TOKENS 32 /* jsmn tokens per element (a site with $select uses ~9) */
+#define SPO_JSON_TOKENS 64 /* jsmn tokens per element: a site with $select uses ~9, a drive
+                           * whose $select was ignored ~45 (owner, quota) */
 #endif
 #ifndef SPO_JSON_DEPTH_MAX
 #define SPO_JSON_DEPTH_MAX 32 /* deepest nesting accepted anywhere in a document */
@@ -149,11 +150,76 @@ int spo_json_unescape(const char *src, size_t len, char *dst, size_t cap, size_t
 int spo_json_elem_string(const spo_json_elem *e, const char *key, char *dst, size_t cap,
                          size_t *out_len);
 
+/* In an element that is an object, the index in e->tok of the value of member key (compared after
+ * unescaping; the last one if it repeats), so that its type and text can be examined. Returns the
+ * index (>= 1), SPO_E_JSON_SHAPE (not an object, or no such member) or SPO_E_ARG. */
+int spo_json_elem_member(const spo_json_elem *e, const char *key);
+
+/* True if s (len bytes) is valid UTF-8 (shortest forms, no surrogates, at most U+10FFFF). */
+int spo_json_utf8_valid(const char *s, size_t len);
+
 /* Write s (UTF-8, len bytes) as a JSON string with quotes, escaping ", \ and control characters
  * (as \n, \t, ... or \u00XX); other bytes pass through unchanged so UTF-8 survives byte for byte.
  * Output goes through put, in pieces. Returns SPO_OK, SPO_E_ARG if s is not valid UTF-8 (checked
  * before anything is written), or what put returned. */
 int spo_json_write_string(int (*put)(void *ctx, const char *s, size_t n), void *ctx, const char *s,
                           size_t len);
+
+/* ---------------------------------------------------------------- writer */
+
+/* Where written JSON goes, in pieces: SPO_OK or a negative status (which stops the writer). */
+typedef int (*spo_json_put_fn)(void *ctx, const char *s, size_t n);
+
+/* A JSON writer for request bodies: objects, keys, strings, and checked scalars, in order, with
+ * the commas and colons put in for the caller. Strings are escaped (quote, backslash and control
+ * characters; valid UTF-8 passes byte for byte) and invalid UTF-8 is refused before any of it is
+ * written. Any misuse (a value where a key is due, closing what is not open, nesting deeper than
+ * SPO_JSON_DEPTH_MAX) is SPO_E_ARG. Errors are sticky: once one call failed, every later call and
+ * spo_json_writer_finish return that status, so a half-written body is never sent as complete. */
+typedef struct spo_json_writer {
+    spo_json_put_fn put;
+    void *ctx;
+    int err;
+    uint16_t depth;
+    uint8_t key_due;    /* inside an object, a key (or the end) comes next */
+    uint8_t has_member[(SPO_JSON_DEPTH_MAX + 7) / 8]; /* bit per level: a comma before the next */
+    uint8_t done;       /* the top-level value is complete */
+} spo_json_writer;
+
+/* Start a document written through put. */
+void spo_json_writer_init(spo_json_writer *w, spo_json_put_fn put, void *ctx);
+/* Open an object (the document itself, or the value of the last key). */
+int spo_json_writer_object(spo_json_writer *w);
+/* Close the innermost object. */
+int spo_json_writer_end(spo_json_writer *w);
+/* A member's key (len bytes of UTF-8). */
+int spo_json_writer_key(spo_json_writer *w, const char *k, size_t len);
+/* A string value (len bytes of UTF-8). */
+int spo_json_writer_string(spo_json_writer *w, const char *s, size_t len);
+/* A number, true, false or null given as text: checked with spo_json_scalar_check first. */
+int spo_json_writer_scalar(spo_json_writer *w, const char *s, size_t len);
+/* Members of an object from a JSON text that spo_json_object_check accepted ({...}): copied as they
+ * are, inside the innermost open object, after the members written so far. */
+int spo_json_writer_members(spo_json_writer *w, const char *obj, size_t len);
+/* SPO_OK if the document is complete (every object closed), else the sticky error or SPO_E_ARG. */
+int spo_json_writer_finish(spo_json_writer *w);
+
+/* SPO_OK if s is exactly a JSON number (RFC 8259 grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?
+ * [0-9]+)?) or true, false or null; SPO_E_ARG otherwise (also for leading or trailing spaces). */
+int spo_json_scalar_check(const char *s, size_t len);
+
+/* SPO_OK if s (len bytes) is one complete, valid JSON object (whitespace around it allowed), checked
+ * with a reader r (its state is overwritten); SPO_E_JSON_SHAPE if it is valid JSON but not an
+ * object, or the reader's status (SPO_E_JSON_SYNTAX, SPO_E_JSON_DEPTH). */
+int spo_json_object_check(spo_json_reader *r, const char *s, size_t len);
+
+/* A fixed buffer as a spo_json_put_fn target: the text stays NUL-terminated; SPO_E_TOO_LONG when
+ * it would not fit (nothing of that piece is written). */
+typedef struct spo_json_buf {
+    char *buf;
+    size_t cap;   /* bytes of buf, NUL included */
+    size_t len;
+} spo_json_buf;
+int spo_json_buf_put(void *ctx, const char *s, size_t n);
 
 #endif

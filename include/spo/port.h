@@ -66,6 +66,12 @@ typedef struct spo_port {
 
     /* Delete the record. Returns SPO_OK, SPO_STORE_ABSENT, SPO_STORE_IO or SPO_E_ARG. */
     int (*store_remove)(void *ctx, const char *key);
+
+    /* Optional (NULL where there is no file system): the size in bytes of the regular file at path
+     * and its modification time (nanoseconds since the epoch, or any number that changes whenever
+     * the file is written). Returns SPO_OK, or SPO_E_ARG if it cannot be examined or is not a
+     * regular file. An interrupted upload is resumed only if both are unchanged. */
+    int (*file_stat)(void *ctx, const char *path, uint64_t *size, int64_t *mtime_ns);
 } spo_port;
 
 /* Statuses of the storage functions besides SPO_OK and SPO_E_ARG. Far below spo_status so that

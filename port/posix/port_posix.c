@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -230,6 +231,17 @@ static int posix_file_read(void *ctx, const char *path, uint64_t offset, uint8_t
     return n < 0 ? SPO_E_ARG : (int)n;
 }
 
+static int posix_file_stat(void *ctx, const char *path, uint64_t *size, int64_t *mtime_ns)
+{
+    (void)ctx;
+    struct stat st;
+    if (!path || !size || !mtime_ns || stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0)
+        return SPO_E_ARG;
+    *size = (uint64_t)st.st_size;
+    *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + (int64_t)st.st_mtim.tv_nsec;
+    return SPO_OK;
+}
+
 const spo_port *spo_port_posix(void)
 {
     static const spo_port port = {
@@ -246,6 +258,7 @@ const spo_port *spo_port_posix(void)
         .store_read = posix_store_read,
         .store_write = posix_store_write,
         .store_remove = posix_store_remove,
+        .file_stat = posix_file_stat,
     };
     return &port;
 }

@@ -10,6 +10,7 @@ the exit status, the key facts on stderr, and (through the emulator's /_emulator
 server. Python 3 standard library only.
 """
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -1970,6 +1971,760 @@ def _(t):
     if len(px2.connects()) != 1:
         raise Fail("the handshake should have gone through the tunnel: %r" % px2.connects())
     expect_no_request(w)
+# ---- files: ls, mkdir, get, list-add
+# The oracle is the emulator's own state, read over Graph by this runner (with a token from
+# `spo token --raw`) or through its /_emulator API, never spo's output of an earlier step.
+FILES_SITE = "contoso.sharepoint.com"          # the root site (index 0) of the emulated tenant
+
+
+class GraphClient:
+    """Plain Graph requests to the emulator, for setting up files and reading the truth back."""
+
+    def __init__(self, t, e):
+        r = t.spo_run(["token", "--raw"], t.env(e))
+        expect_rc0(r)
+        self.e, self.tok = e, r.out.decode().strip()
+
+    def call(self, method, path, body=None, headers=None, port=None, auth=True):
+        c = http.client.HTTPSConnection("127.0.0.1", port or self.e.port, context=self.e.ctx, timeout=120)
+        try:
+            h = {"Host": "localhost:%d" % (port or self.e.port), "Connection": "close"}
+            if auth:
+                h["Authorization"] = "Bearer " + self.tok
+            h.update(headers or {})
+            c.request(method, path, body, h)
+            r = c.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            c.close()
+
+    def json(self, method, path, body=None):
+        st, _, data = self.call(method, path, json.dumps(body).encode() if body is not None else None,
+                                {"Content-Type": "application/json"} if body is not None else None)
+        if st >= 300:
+            raise Fail("setup: %s %s -> %d %r" % (method, path, st, data[:300]))
+        return json.loads(data) if data else None
+
+    def drive_id(self, name=None):
+        if name is None:
+            return self.json("GET", "/v1.0/sites/%s/drive" % FILES_SITE)["id"]
+        return [d["id"] for d in self.json("GET", "/v1.0/sites/%s/drives" % FILES_SITE)["value"]
+                if d["name"] == name][0]
+
+    def put(self, path, data, drive=None):
+        d = drive or self.drive_id()
+        q = "/".join(urllib.parse.quote(s, safe="") for s in path.split("/"))
+        st, _, body = self.call("PUT", "/v1.0/drives/%s/root:/%s:/content" % (d, q), data,
+                                {"Content-Type": "application/octet-stream"})
+        if st not in (200, 201):
+            raise Fail("setup: PUT %s -> %d %r" % (path, st, body[:300]))
+        return json.loads(body)
+
+    def children(self, path, drive=None):
+        d = drive or self.drive_id()
+        q = "/".join(urllib.parse.quote(s, safe="") for s in path.split("/") if s)
+        url = "/v1.0/drives/%s/%s/children" % (d, "root:/%s:" % q if q else "root")
+        out = []
+        while url:
+            page = self.json("GET", url)
+            out += page["value"]
+            nxt = page.get("@odata.nextLink")
+            url = urllib.parse.urlsplit(nxt)._replace(scheme="", netloc="").geturl() if nxt else None
+        return out
+
+    def item(self, path, drive=None):
+        d = drive or self.drive_id()
+        q = "/".join(urllib.parse.quote(s, safe="") for s in path.split("/") if s)
+        st, _, body = self.call("GET", "/v1.0/drives/%s/root:/%s" % (d, q))
+        return st, (json.loads(body) if body else None)
+
+
+def ls_text(items):
+    """spo ls's documented text format, computed here from Graph's JSON."""
+    def clean(s):
+        return "".join(" " if ord(ch) < 0x20 or ord(ch) == 0x7f else ch for ch in s)
+    return "".join("%s\t%s\t%s\t%s\n" % (clean(i["name"]), i["size"] if "size" in i else "-",
+                                         clean(i.get("lastModifiedDateTime", "")),
+                                         "folder" if "folder" in i else "file") for i in items).encode()
+
+
+def ls_json(items):
+    return "".join(json.dumps({"name": i["name"], "size": i.get("size"),
+                               "lastModifiedDateTime": i.get("lastModifiedDateTime", ""),
+                               "folder": "folder" in i, "id": i["id"]},
+                              ensure_ascii=False, separators=(",", ":")) + "\n" for i in items).encode()
+
+
+@case("files.ls_root_default_drive")
+def _(t):
+    e = main_emu(t)
+    g = GraphClient(t, e)
+    want = ls_text(g.children(""))
+    for site in (FILES_SITE, "https://contoso.sharepoint.com/", "contoso.sharepoint.com:/"):
+        r = t.spo_run(["ls", site], t.env(e))
+        expect_exact(r, want)
+    if b"Caf\xc3\xa9 \xe2\x98\x95 notes.txt\t" not in r.out or b"\tfolder\n" not in r.out:
+        raise Fail("seeded items missing: %r" % r.out[:300])
+    no_leaks(r, e)
+
+
+@case("files.ls_paging_json_and_named_drive")
+def _(t):
+    e = main_emu(t, drive_page_size=7)
+    g = GraphClient(t, e)
+    want = g.children("bulk")
+    if len(want) < 200:
+        raise Fail("setup: bulk has %d children" % len(want))
+    e.api("POST", "/_emulator/reset", {})
+    r = t.spo_run(["ls", "https://contoso.sharepoint.com", "/bulk/", "--json"], t.env(e))
+    expect_exact(r, ls_json(want))
+    pages = (len(want) + 6) // 7
+    st = e.stats()
+    # site + drive + every page, nothing more
+    if st["drive_requests"] != 2 + pages:
+        raise Fail("expected %d Graph requests (2 + %d pages), got %d" % (2 + pages, pages, st["drive_requests"]))
+    r = t.spo_run(["ls", FILES_SITE, "--drive", "Reports"], t.env(e))
+    expect_exact(r, ls_text(g.children("", g.drive_id("Reports"))))
+    if not r.out.startswith(b"Q1 report.txt\t15\t"):
+        raise Fail("Reports library: %r" % r.out)
+
+
+@case("files.ls_names_needing_escaping")
+def _(t):
+    e = main_emu(t)
+    g = GraphClient(t, e)
+    names = ["tab\there.txt", "new\nline.txt", "quote's & 100%.txt", "caf\u00e9 \U0001F600 #1.txt",
+             "back\\slash".replace("\\", "_"), "\u55b6\u696d\u90e8.csv", "ctl\x01\x1f\x7f.bin"]
+    for i, n in enumerate(names):
+        g.put("esc dir/" + n, b"x" * i)
+    items = g.children("esc dir")
+    r = t.spo_run(["ls", FILES_SITE, "esc dir"], t.env(e))
+    expect_exact(r, ls_text(items))
+    if r.out.count(b"\n") != len(names):
+        raise Fail("a control character in a name broke a line: %r" % r.out)
+    r = t.spo_run(["ls", FILES_SITE, "esc dir", "--json"], t.env(e))
+    expect_exact(r, ls_json(items))
+    got = [json.loads(l)["name"] for l in r.out.decode().splitlines()]
+    if sorted(got) != sorted(names):
+        raise Fail("--json names differ from the stored ones: %r" % got)
+
+
+@case("files.ls_errors_name_the_part")
+def _(t):
+    e = main_emu(t)
+    r = t.spo_run(["ls", "contoso.sharepoint.com:/sites/NoSuchSite"], t.env(e))
+    expect_fail(r, "site was not found", "404", "check SITE")
+    r = t.spo_run(["ls", FILES_SITE, "--drive", "No Such Library"], t.env(e))
+    expect_fail(r, "document library was not found", "--drive")
+    r = t.spo_run(["ls", FILES_SITE, "no/such/folder"], t.env(e))
+    expect_fail(r, "no file or folder at that path", "no/such/folder", "404")
+    e.configure(no_roles=True)
+    r = t.spo_run(["ls", FILES_SITE], t.env(e))
+    expect_fail(r, "403", "Sites.Read.All")
+    e.configure()
+    for bad in (["ls"], ["ls", "https://contoso.sharepoint.com/sites/x?web=1"], ["ls", FILES_SITE, "a/../b"],
+                ["ls", FILES_SITE, "a", "b"], ["mkdir", FILES_SITE], ["mkdir", FILES_SITE, "/"]):
+        r = t.spo_run(bad, t.env(e))
+        if r.rc != 2 or b"see spo " not in r.err:
+            raise Fail("%r: expected a usage error (2), got %s" % (bad, r.brief()))
+    if e.stats()["http_requests"]:
+        raise Fail("a usage error reached the server")
+    r = t.spo_run(["ls", "--help"], t.env(e))
+    if r.rc != 0 or not r.out.startswith(b"usage: spo ls SITE [PATH]"):
+        raise Fail("ls --help: %s" % r.brief())
+
+
+@case("files.mkdir_with_parents")
+def _(t):
+    e = main_emu(t)
+    g = GraphClient(t, e)
+    e.api("POST", "/_emulator/reset", {})
+    r = t.spo_run(["mkdir", FILES_SITE, "mk/a b/c\u00e9 #1"], t.env(e))
+    expect_exact(r, b"3 folders created\n")
+    st = e.stats()
+    if st["folders_created"] != 3:
+        raise Fail("emulator made %d folders" % st["folders_created"])
+    s, it = g.item("mk/a b/c\u00e9 #1")
+    if s != 200 or "folder" not in it or it["name"] != "c\u00e9 #1":
+        raise Fail("the folder is not there: %d %r" % (s, it))
+    # again, one deeper: the existing parents are fine
+    r = t.spo_run(["mkdir", "https://contoso.sharepoint.com", "/mk/a b/c\u00e9 #1/d/"], t.env(e))
+    expect_exact(r, b"1 folder created\n")
+    r = t.spo_run(["mkdir", FILES_SITE, "mk"], t.env(e))
+    expect_exact(r, b"0 folders created\n")
+    # a file in the way
+    g.put("mk/file.txt", b"x")
+    r = t.spo_run(["mkdir", FILES_SITE, "mk/file.txt/sub"], t.env(e))
+    expect_fail(r, "exists and is not a folder", "409")
+    s, _ = g.item("mk/file.txt/sub")
+    if s != 404:
+        raise Fail("something was made under the file: %d" % s)
+    e.configure(no_roles=True)
+    r = t.spo_run(["mkdir", FILES_SITE, "mk/x"], t.env(e))
+    expect_fail(r, "403", "Sites.ReadWrite.All")
+    e.configure()
+
+
+def drive_put(e, path, **kw):
+    """Seed a file through the emulator's control API (answers 201 new / 200 replaced)."""
+    body = {"site": "0", "drive": kw.pop("drive", "Documents"), "path": path}
+    body.update(kw)
+    c = http.client.HTTPSConnection("127.0.0.1", e.port, context=e.ctx, timeout=300)
+    try:
+        c.request("POST", "/_emulator/drive/put", json.dumps(body),
+                  {"Content-Type": "application/json", "Connection": "close"})
+        r = c.getresponse()
+        data = json.loads(r.read())
+        if r.status not in (200, 201):
+            raise Fail("setup: drive/put %s: %d %r" % (path, r.status, data))
+        return data
+    finally:
+        c.close()
+
+
+def same_file(local, stored):
+    """Byte-for-byte comparison, 1 MiB at a time."""
+    with open(local, "rb") as a, open(stored, "rb") as b:
+        while True:
+            x, y = a.read(1 << 20), b.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def no_temp_left(t, d):
+    left = [n for n in os.listdir(d) if ".spo-" in n]
+    if left:
+        raise Fail("temporary files left behind: %r" % left)
+
+
+@case("files.get_0_1_4mib_50mib")
+def _(t):
+    e = main_emu(t)
+    d = os.path.join(t.tmp, "get-sizes")
+    os.makedirs(d, exist_ok=True)
+    sizes = [0, 1, 4 << 20, 50 << 20]
+    stored = {}
+    for n in sizes:
+        stored[n] = drive_put(e, "get/%d.bin" % n, size=n, pattern="random", seed=n + 7)
+    e.api("POST", "/_emulator/reset", {})
+    for n in sizes:
+        local = os.path.join(d, "f%d.bin" % n)
+        r = t.spo_run(["get", FILES_SITE, "/get/%d.bin" % n, local], t.env(e), timeout=300)
+        expect_exact(r, ("%s: %d bytes, quickXorHash checked\n" % (local, n)).encode())
+        if os.path.getsize(local) != n or not same_file(local, stored[n]["file"]):
+            raise Fail("%d bytes: the local file differs from the stored one" % n)
+    no_temp_left(t, d)
+    st = e.stats()
+    if st["authorization_seen_on_sp_host"]:
+        raise Fail("Authorization reached the download host %d times" % st["authorization_seen_on_sp_host"])
+    if st["download_redirects"] != 4 or st["downloads"] != 4 or st["ranged_downloads"]:
+        raise Fail("expected 4 redirects and 4 plain downloads: %d, %d, ranged %d"
+                   % (st["download_redirects"], st["downloads"], st["ranged_downloads"]))
+    if st["download_bytes"] != sum(sizes):
+        raise Fail("the download host sent %d bytes, expected %d" % (st["download_bytes"], sum(sizes)))
+
+
+@case("files.get_resumes_after_drop")
+def _(t):
+    e = main_emu(t)
+    stored = drive_put(e, "get/drop.bin", size=4 << 20, pattern="seq")
+    e.configure(drop_download="once", drop_download_bytes=1000000)
+    local = os.path.join(t.tmp, "drop.bin")
+    with open(local, "wb") as f:
+        f.write(b"old contents")
+    r = t.spo_run(["get", FILES_SITE, "get/drop.bin", local], t.env(e), timeout=120)
+    expect_exact(r, ("%s: %d bytes, quickXorHash checked, resumed\n" % (local, 4 << 20)).encode())
+    if not same_file(local, stored["file"]):
+        raise Fail("the resumed download differs from the stored file")
+    st = e.stats()
+    if st["ranged_downloads"] < 1 or st["authorization_seen_on_sp_host"]:
+        raise Fail("expected a ranged (206) resumption and no Authorization: %r"
+                   % {k: st[k] for k in ("downloads", "ranged_downloads", "authorization_seen_on_sp_host")})
+    if st["download_bytes"] >= 2 * (4 << 20):
+        raise Fail("the download started again from zero (%d bytes sent)" % st["download_bytes"])
+    no_temp_left(t, t.tmp)
+
+
+@case("files.get_drop_every_time_leaves_local")
+def _(t):
+    e = main_emu(t)
+    drive_put(e, "get/always.bin", size=300000, pattern="seq")
+    e.configure(drop_download="every 1", drop_download_bytes=1000)
+    local = os.path.join(t.tmp, "always.bin")
+    with open(local, "wb") as f:
+        f.write(b"precious")
+    r = t.spo_run(["get", FILES_SITE, "get/always.bin", local], t.env(e), timeout=120)
+    expect_fail(r, "left as it was")
+    with open(local, "rb") as f:
+        if f.read() != b"precious":
+            raise Fail("LOCAL was changed by a failed download")
+    no_temp_left(t, t.tmp)
+    st = e.stats()
+    if not 2 <= st["downloads"] <= 8:     # SPO_DOWNLOAD_ATTEMPTS transfers at most (206s count too)
+        raise Fail("expected bounded resumptions (2..8 transfers), got %d" % st["downloads"])
+
+
+@case("files.get_bad_hash_leaves_local")
+def _(t):
+    e = main_emu(t)
+    drive_put(e, "get/hash.bin", size=1 << 20, pattern="random", seed=3)
+    e.configure(bad_hash_get="once")
+    local = os.path.join(t.tmp, "hash.bin")
+    with open(local, "wb") as f:
+        f.write(b"keep me")
+    r = t.spo_run(["get", FILES_SITE, "get/hash.bin", local], t.env(e))
+    expect_fail(r, "do not match", "quickXorHash", "left as it was")
+    with open(local, "rb") as f:
+        if f.read() != b"keep me":
+            raise Fail("LOCAL was replaced although the hash did not match")
+    no_temp_left(t, t.tmp)
+    st = e.stats()
+    if st["download_bytes"] != 1 << 20 or "bad_hash_get" not in json.dumps(st["faults"]):
+        raise Fail("expected the whole file sent and the fault fired: %r" % {k: st[k] for k in ("download_bytes", "faults")})
+    # without the fault the same command succeeds: the failure was the hash's
+    r = t.spo_run(["get", FILES_SITE, "get/hash.bin", local], t.env(e))
+    expect_rc0(r)
+
+
+@case("files.get_errors")
+def _(t):
+    e = main_emu(t)
+    local = os.path.join(t.tmp, "nothing.bin")
+    r = t.spo_run(["get", FILES_SITE, "get/no such file.bin", local], t.env(e))
+    expect_fail(r, "no file or folder at that path", "404")
+    r = t.spo_run(["get", FILES_SITE, "telemetry", local], t.env(e))
+    expect_fail(r, "is a folder")
+    r = t.spo_run(["get", FILES_SITE, "Welcome.txt", t.tmp], t.env(e))
+    if r.rc != 2 or b"is a directory" not in r.err:
+        raise Fail("LOCAL a directory: %s" % r.brief())
+    r = t.spo_run(["get", FILES_SITE, "Welcome.txt", os.path.join(t.tmp, "no-dir", "x")], t.env(e))
+    expect_fail(r, "cannot create a temporary file")
+    if os.path.exists(local):
+        raise Fail("a failed get created LOCAL")
+    r = t.spo_run(["get", FILES_SITE, "get"], t.env(e))
+    if r.rc != 2:
+        raise Fail("missing LOCAL: %s" % r.brief())
+    r = t.spo_run(["get", "--help"], t.env(e))
+    if r.rc != 0 or not r.out.startswith(b"usage: spo get SITE REMOTE_PATH LOCAL"):
+        raise Fail("get --help: %s" % r.brief())
+
+
+@case("files.get_verbose_redacts_tempauth")
+def _(t):
+    e = main_emu(t)
+    drive_put(e, "get/v.txt", text="verbose\n")
+    local = os.path.join(t.tmp, "v.txt")
+    r = t.spo_run(["--verbose", "get", FILES_SITE, "get/v.txt", local], t.env(e))
+    expect_rc0(r)
+    if b"tempauth=[redacted]" not in r.err or re.search(rb"tempauth=(?!\[redacted\])", r.err):
+        raise Fail("tempauth not redacted in --verbose: %r" % r.err[-600:])
+    no_leaks(r, e)
+
+
+def list_items(e, name="Telemetry"):
+    return e.api("GET", "/_emulator/drive/list-items?site=0&list=" + urllib.parse.quote(name))["items"]
+
+
+def body_bytes(fields_pairs):
+    """The body spo must send: {"fields":{...}} compact, UTF-8 as is, controls escaped."""
+    inner = ",".join("%s:%s" % (json.dumps(k, ensure_ascii=False), v) for k, v in fields_pairs)
+    return ('{"fields":{%s}}' % inner).encode()
+
+
+@case("files.list_add_escaping_byte_for_byte")
+def _(t):
+    e = main_emu(t)
+    title = 'He said "hi" \\ back\tslash\nnew line caf\u00e9 \U0001F600 \x01\x1f\x7f </script>'
+    before = len(list_items(e))
+    r = t.spo_run(["list-add", FILES_SITE, "Telemetry", "Title=" + title, "Temperature:=21.5",
+                   "Ok:=true", "Device=dev-01", "Note:=null"], t.env(e))
+    expect_rc0(r)
+    items = list_items(e)
+    if len(items) != before + 1:
+        raise Fail("expected one new item, the list has %d more" % (len(items) - before))
+    it = items[-1]
+    if r.out != (it["id"] + "\n").encode():
+        raise Fail("stdout %r is not the new item's id %r" % (r.out, it["id"]))
+    want = body_bytes([("Title", json.dumps(title, ensure_ascii=False)), ("Temperature", "21.5"),
+                       ("Ok", "true"), ("Device", '"dev-01"'), ("Note", "null")])
+    got = base64.b64decode(it["request_body_b64"])
+    if got != want:
+        raise Fail("body differs:\n got  %r\n want %r" % (got, want))
+    if it["fields"].get("Title") != title or it["fields"].get("Temperature") != 21.5:
+        raise Fail("stored fields: %r" % it["fields"])
+    no_leaks(r, e)
+
+
+@case("files.list_add_json_file_and_list_id")
+def _(t):
+    e = main_emu(t)
+    g = GraphClient(t, e)
+    lid = [x["id"] for x in g.json("GET", "/v1.0/sites/%s/lists" % FILES_SITE)["value"]
+           if x["displayName"] == "Device Events"][0]
+    path = os.path.join(t.tmp, "fields.json")
+    with open(path, "wb") as f:
+        f.write(' {"Title": "from \\"file\\" \u00e9", "Device":"d2"}\n'.encode())
+    r = t.spo_run(["list-add", "https://contoso.sharepoint.com", lid, "--json-file", path,
+                   "Note=arg \u2603"], t.env(e))
+    expect_rc0(r)
+    it = list_items(e, "Device Events")[-1]
+    want = '{"fields":{"Title": "from \\"file\\" \u00e9", "Device":"d2","Note":"arg \u2603"}}'.encode()
+    if base64.b64decode(it["request_body_b64"]) != want or r.out != (it["id"] + "\n").encode():
+        raise Fail("body %r, stdout %r" % (base64.b64decode(it["request_body_b64"]), r.out))
+    # by display name, case aside, and by URL name
+    r = t.spo_run(["list-add", FILES_SITE, "device events", "Title=x"], t.env(e))
+    expect_rc0(r)
+    r = t.spo_run(["list-add", FILES_SITE, "DeviceEvents", "Title=y"], t.env(e))
+    expect_rc0(r)
+    if [i["fields"]["Title"] for i in list_items(e, "Device Events")[-2:]] != ["x", "y"]:
+        raise Fail("the items did not land in Device Events")
+
+
+@case("files.list_add_errors")
+def _(t):
+    e = main_emu(t)
+    path = os.path.join(t.tmp, "bad.json")
+    big = os.path.join(t.tmp, "big.json")
+    with open(big, "w") as f:
+        f.write('{"Note":"%s"}' % ("x" * 9000))
+    usage = [
+        (["list-add", FILES_SITE, "Telemetry"], "no field to set"),
+        (["list-add", FILES_SITE, "Telemetry", "Temperature:=warm"], "after := comes a number"),
+        (["list-add", FILES_SITE, "Telemetry", "Title"], "not FIELD=VALUE"),
+        (["list-add", FILES_SITE, "Telemetry", "Title=a", "Title=b"], "given twice"),
+        (["list-add", FILES_SITE, "Telemetry", b"Title=\xff".decode("utf-8", "surrogateescape")], "UTF-8"),
+        (["list-add", FILES_SITE, "Telemetry", "--json-file", path], "cannot open"),
+        (["list-add", FILES_SITE, "Telemetry", "--json-file", big], "SPO_LIST_BODY_MAX"),
+    ]
+    for argv, needle in usage:
+        r = t.spo_run(argv, t.env(e))
+        if r.rc != 2 or needle.encode() not in r.err:
+            raise Fail("%r: expected usage error with %r, got %s" % (argv[3:], needle, r.brief()))
+    for content, needle in (("[1,2]", "one JSON object"), ('{"Title":"x",}', "not valid JSON"),
+                            ('{"Title":"a"}', "also in --json-file")):
+        with open(path, "w") as f:
+            f.write(content)
+        r = t.spo_run(["list-add", FILES_SITE, "Telemetry", "--json-file", path, "Title=b"], t.env(e))
+        if r.rc != 2 or needle.encode() not in r.err:
+            raise Fail("--json-file %r: expected usage error with %r, got %s" % (content, needle, r.brief()))
+    if e.stats()["graph_requests"]:
+        raise Fail("a usage error reached Graph")
+    before = len(list_items(e))
+    r = t.spo_run(["list-add", FILES_SITE, "No Such List", "Title=x"], t.env(e))
+    expect_fail(r, "the list was not found", "No Such List")
+    r = t.spo_run(["list-add", FILES_SITE, "Telemetry", "Nope=x"], t.env(e))
+    expect_fail(r, "400", "Field 'Nope' is not recognized", "internal name")
+    e.configure(no_roles=True)
+    r = t.spo_run(["list-add", FILES_SITE, "Telemetry", "Title=x"], t.env(e))
+    expect_fail(r, "403", "Sites.ReadWrite.All")
+    e.configure()
+    if len(list_items(e)) != before:
+        raise Fail("a failed list-add created an item")
+    r = t.spo_run(["list-add", "--help"], t.env(e))
+    if r.rc != 0 or not r.out.startswith(b"usage: spo list-add SITE LIST"):
+        raise Fail("list-add --help: %s" % r.brief())
+
+
+# ---- put
+def put_emu(t, **cfg):
+    return main_emu(t, **cfg)
+
+
+def put_file(t, name, size, seed=None):
+    """A local file of size pseudo-random bytes (reproducible per name); returns (path, bytes)."""
+    import random
+    d = os.path.join(t.tmp, "put-src")
+    os.makedirs(os.path.dirname(os.path.join(d, name)), exist_ok=True)
+    data = random.Random(seed if seed is not None else name).randbytes(size)
+    path = os.path.join(d, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path, data
+
+
+def graph_get(e, path, follow=False):
+    """GET on the emulator's Graph with a token of its own (not spo's): (status, headers, body)."""
+    ctx = e.ctx
+    if not hasattr(e, "_put_token"):
+        c = http.client.HTTPSConnection("127.0.0.1", e.port, context=ctx, timeout=30)
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": CLIENT_ID,
+                                       "client_secret": SECRET,
+                                       "scope": "https://graph.microsoft.com/.default"})
+        c.request("POST", "/%s/oauth2/v2.0/token" % TENANT, form,
+                  {"Content-Type": "application/x-www-form-urlencoded"})
+        e._put_token = json.loads(c.getresponse().read())["access_token"]
+        c.close()
+    c = http.client.HTTPSConnection("127.0.0.1", e.port, context=ctx, timeout=60)
+    c.request("GET", path, headers={"Authorization": "Bearer " + e._put_token, "Host": "localhost:%d" % e.port})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    if follow and r.status == 302:
+        u = urllib.parse.urlsplit(r.getheader("Location"))
+        c = http.client.HTTPSConnection("127.0.0.1", u.port, context=ctx, timeout=60)
+        c.request("GET", u.path + "?" + u.query)
+        r2 = c.getresponse()
+        body = r2.read()
+        c.close()
+        return r2.status, r2, body
+    return r.status, r, body
+
+
+def remote_item(e, rpath):
+    st, _, body = graph_get(e, "/v1.0/sites/%s/drive/root:/%s" % (SP_HOST, urllib.parse.quote(rpath)))
+    return json.loads(body) if st == 200 else None
+
+
+def expect_remote(e, rpath, data):
+    st, _, body = graph_get(e, "/v1.0/sites/%s/drive/root:/%s:/content" % (SP_HOST, urllib.parse.quote(rpath)),
+                            follow=True)
+    if st != 200:
+        raise Fail("the emulator has no %s (HTTP %d)" % (rpath, st))
+    if body != data:
+        raise Fail("the emulator's %s differs from the local file (%d vs %d bytes)" % (rpath, len(body), len(data)))
+
+
+def expect_no_auth_on_sp(e):
+    st = e.stats()
+    if st.get("authorization_seen_on_sp_host") or st.get("fragments_with_authorization"):
+        raise Fail("an Authorization header reached the upload host (%s, %s)"
+                   % (st.get("authorization_seen_on_sp_host"), st.get("fragments_with_authorization")))
+    return st
+
+
+def put_lines(e, names_paths):
+    """The expected stdout: name<TAB>size<TAB>id per file, ids as the emulator has them."""
+    out = []
+    for rpath in names_paths:
+        it = remote_item(e, rpath)
+        if it is None:
+            raise Fail("the emulator has no %s" % rpath)
+        out.append("%s\t%d\t%s\n" % (it["name"], it["size"], it["id"]))
+    return "".join(out).encode()
+
+
+def no_upload_records(t):
+    d = os.path.join(t.tmp, ".config", "spo")
+    left = [n for n in (os.listdir(d) if os.path.isdir(d) else []) if n.startswith("upload-")]
+    if left:
+        raise Fail("upload records left behind: %s" % left)
+
+
+@case("put.sizes_0_1_4mib_4mib_plus_1")
+def _(t):
+    e = put_emu(t)
+    files = [put_file(t, "sizes/%s" % n, sz) for n, sz in
+             (("empty.json", 0), ("one.bin", 1), ("four.bin", 4 << 20), ("four-plus-1.bin", (4 << 20) + 1))]
+    r = t.spo_run(["put", SP_HOST] + [p for p, _ in files] + ["put-sizes/"], t.env(e), timeout=120)
+    expect_rc0(r)
+    expect_exact(r, put_lines(e, ["put-sizes/" + os.path.basename(p) for p, _ in files]))
+    for p, data in files:
+        expect_remote(e, "put-sizes/" + os.path.basename(p), data)
+    st = expect_no_auth_on_sp(e)
+    if st.get("simple_puts") != 3 or st.get("upload_sessions_created") != 1:
+        raise Fail("expected 3 simple PUTs and 1 session, got %s and %s"
+                   % (st.get("simple_puts"), st.get("upload_sessions_created")))
+    no_upload_records(t)
+    no_leaks(r, e)
+
+
+@case("put.one_file_to_path_json")
+def _(t):
+    e = put_emu(t)
+    p, data = put_file(t, "report.json", 1843)
+    r = t.spo_run(["put", SP_HOST, p, "/telemetry/day 1/gw-42 #1.json", "--json"], t.env(e))
+    expect_rc0(r)
+    it = remote_item(e, "telemetry/day 1/gw-42 #1.json")
+    line = json.loads(r.out.decode())
+    if line != {"local": p, "path": "telemetry/day 1/gw-42 #1.json", "name": "gw-42 #1.json",
+                "size": 1843, "id": it["id"], "quickXorHash": it["file"]["hashes"]["quickXorHash"]}:
+        raise Fail("unexpected --json line %r" % r.out)
+    expect_remote(e, "telemetry/day 1/gw-42 #1.json", data)
+
+
+@case("put.50mib_drops_and_kill_resumed")
+def _(t):
+    e = put_emu(t, drop_fragment="every 6")
+    p, data = put_file(t, "big/gateway-dump.bin", 50 << 20)
+    env = t.env(e)
+    argv = ["put", SP_HOST, p, "dumps/gateway-dump.bin"]
+    proc = t.spo_start(argv, env)
+    deadline = time.monotonic() + 120 * t.timeout_scale
+    killed = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        st = e.stats()
+        if st.get("upload_fragments", 0) >= 9:   # after the first drop, before the second
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.02)
+    proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+    if not killed:
+        raise Fail("spo finished (rc %s) before it could be killed" % proc.returncode)
+    recdir = os.path.join(t.tmp, ".config", "spo")
+    recs = [n for n in os.listdir(recdir) if n.startswith("upload-")] if os.path.isdir(recdir) else []
+    if len(recs) != 1 or os.stat(os.path.join(recdir, recs[0])).st_mode & 0o777 != 0o600:
+        raise Fail("expected one 0600 upload record after the kill, found %s" % recs)
+    st1 = e.stats()
+    r = t.spo_run(argv, env, timeout=300)
+    expect_rc0(r)
+    expect_exact(r, put_lines(e, ["dumps/gateway-dump.bin"]))
+    expect_remote(e, "dumps/gateway-dump.bin", data)
+    st = expect_no_auth_on_sp(e)
+    if st.get("upload_sessions_created") != 1:
+        raise Fail("the second run did not resume: %s sessions" % st.get("upload_sessions_created"))
+    drops = st.get("faults", {}).get("drop_fragment", 0)
+    if drops < 2:
+        raise Fail("expected two dropped fragments, the emulator dropped %s" % drops)
+    sent_after = sum(x or 0 for x in st["upload_fragment_sizes"][len(st1["upload_fragment_sizes"]):])
+    if sent_after >= len(data):
+        raise Fail("the second run sent %d bytes: it started over" % sent_after)
+    no_upload_records(t)
+    no_leaks(r, e)
+
+
+@case("put.batch_200_json")
+def _(t):
+    e = put_emu(t)
+    files = [put_file(t, "batch/r-%03d.json" % i, 50 + i) for i in range(200)]
+    r = t.spo_run(["put", SP_HOST] + [p for p, _ in files] + ["batch"], t.env(e), timeout=300)
+    expect_rc0(r)
+    names = ["batch/" + os.path.basename(p) for p, _ in files]
+    expect_exact(r, put_lines(e, names))
+    for (p, data), n in zip(files, names):
+        expect_remote(e, n, data)
+    if e.stats().get("simple_puts") != 200:
+        raise Fail("expected 200 PUTs")
+
+
+@case("put.bad_hash_fails")
+def _(t):
+    e = put_emu(t, bad_hash="every 1")
+    p, _ = put_file(t, "hash/small.json", 300)
+    q, _ = put_file(t, "hash/big.bin", (4 << 20) + 1000)
+    r = t.spo_run(["put", SP_HOST, p, q, "hashcheck/"], t.env(e), timeout=120)
+    expect_fail(r, "does not match", "small.json", "big.bin", "2 of 2 files failed")
+    expect_stdout(r, b"")
+    expect_no_auth_on_sp(e)
+    no_upload_records(t)
+
+
+@case("put.409_if_exists")
+def _(t):
+    e = put_emu(t)
+    p, data = put_file(t, "dup/x.json", 120)
+    r = t.spo_run(["put", SP_HOST, p, "dup/x.json"], t.env(e))
+    expect_rc0(r)
+    r = t.spo_run(["put", SP_HOST, p, "dup/x.json", "--if-exists", "fail"], t.env(e))
+    expect_fail(r, "409", "--if-exists replace", "x.json")
+    expect_stdout(r, b"")
+    expect_remote(e, "dup/x.json", data)
+    q, data2 = put_file(t, "dup/x-big.bin", (4 << 20) + 7)
+    os.replace(q, os.path.join(os.path.dirname(q), "x.json"))
+    q = os.path.join(os.path.dirname(q), "x.json")
+    r = t.spo_run(["put", SP_HOST, q, "dup/x.json"], t.env(e))
+    expect_fail(r, "409", "--if-exists")
+    r = t.spo_run(["put", SP_HOST, q, "dup/x.json", "--if-exists", "rename"], t.env(e))
+    expect_rc0(r)
+    expect_exact(r, put_lines(e, ["dup/x 1.json"]))
+    expect_remote(e, "dup/x 1.json", data2)
+    r = t.spo_run(["put", SP_HOST, q, "dup/x.json", "--if-exists", "replace"], t.env(e))
+    expect_rc0(r)
+    expect_remote(e, "dup/x.json", data2)
+    no_upload_records(t)
+
+
+@case("put.throttled_fragments_and_session_faults")
+def _(t):
+    e = put_emu(t, upload_throttle="every 3", retry_after="1", fragment_416="once", expire_session="once")
+    p, data = put_file(t, "thr/t.bin", (6 << 20) + 5)
+    r = t.spo_run(["put", SP_HOST, p, "thr/t.bin", "--fragment-size", "655360"], t.env(e), timeout=180)
+    expect_rc0(r)
+    expect_remote(e, "thr/t.bin", data)
+    st = expect_no_auth_on_sp(e)
+    f = st.get("faults", {})
+    if not (f.get("upload_throttle") and f.get("fragment_416") and f.get("expire_session")):
+        raise Fail("faults did not fire: %s" % f)
+    last = len(data) % 655360
+    sizes = st["upload_fragment_sizes"]
+    if sizes[-1] != last or any(x not in (655360, last) for x in sizes):
+        raise Fail("fragments of another size than asked: %s" % sizes)
+
+
+@case("put.verbose_never_shows_upload_url")
+def _(t):
+    e = put_emu(t, drop_fragment="once")
+    p, data = put_file(t, "verbose/v.bin", (4 << 20) + 99)
+    r = t.spo_run(["--verbose", "put", SP_HOST, p, "verbose/v.bin"], t.env(e), timeout=120)
+    expect_rc0(r)
+    expect_remote(e, "verbose/v.bin", data)
+    expect_no_auth_on_sp(e)
+    if b"uploadSession" not in r.err or b"tempauth=[redacted]" not in r.err \
+            or b"[pre-authenticated, no Authorization]" not in r.err:
+        raise Fail("the fragments are not traced as expected: %r" % r.err_text[-400:])
+    if re.search(rb"tempauth=(?!\[redacted\])", r.err + r.out):
+        raise Fail("the upload URL's tempauth appears in the output: %r" % r.err_text[-400:])
+    no_leaks(r, e)
+
+
+@case("put.403_names_the_permission")
+def _(t):
+    e = put_emu(t, no_roles=True)
+    p, _ = put_file(t, "denied/d.json", 10)
+    r = t.spo_run(["put", SP_HOST, p, "denied/d.json"], t.env(e))
+    expect_fail(r, "403", "Sites.ReadWrite.All")
+    expect_stdout(r, b"")
+
+
+@case("put.progress_only_on_a_terminal")
+def _(t):
+    import pty
+    e = put_emu(t)
+    p, data = put_file(t, "tty/p.bin", (4 << 20) + 3)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([t.spo, "put", SP_HOST, p, "tty/p.bin"], env=t.env(e),
+                            stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    out = proc.stdout.read()
+    proc.stdout.close()
+    rc = proc.wait(120)
+    os.close(master)
+    if rc != 0:
+        raise Fail("exit status %d: %r" % (rc, err[-300:]))
+    if out != put_lines(e, ["tty/p.bin"]):
+        raise Fail("stdout %r" % out)
+    if b"spo: p.bin 3276800 / 4194307 bytes (78%)" not in err or not err.endswith(b"\r\x1b[K"):
+        raise Fail("no progress line, or it was not cleared: %r" % err[-300:])
+    r = t.spo_run(["put", SP_HOST, p, "tty/p2.bin"], t.env(e))   # stderr a pipe: nothing on it
+    expect_rc0(r)
+    if r.err:
+        raise Fail("stderr is not a terminal, yet it got %r" % r.err[-200:])
+
+
+@case("put.usage_and_missing_file")
+def _(t):
+    e = put_emu(t)
+    r = t.spo_run(["put", SP_HOST, "only-two"], t.env(e))
+    if r.rc != 2 or b"put needs SITE" not in r.err:
+        raise Fail("usage: " + r.brief())
+    r = t.spo_run(["put", SP_HOST, "a", "b", "--fragment-size", "1000"], t.env(e))
+    if r.rc != 2 or b"327680" not in r.err:
+        raise Fail("fragment size: " + r.brief())
+    r = t.spo_run(["put", SP_HOST, os.path.join(t.tmp, "no-such-file"), "x/"], t.env(e))
+    expect_fail(r, "cannot read", "no-such-file")
 
 
 # ---- long runs (only with --long)

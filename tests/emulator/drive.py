@@ -50,6 +50,7 @@ DEFAULTS = {
     "fragment_416": None,            # the fragment gets 416 invalidRange
     "name_conflict": None,           # createUploadSession / simple PUT / folder create -> 409 nameAlreadyExists
     "bad_hash": None,                # the final driveItem reports a wrong quickXorHash (stored bytes are right)
+    "bad_hash_get": None,            # a file's driveItem answering GET reports a wrong quickXorHash (downloads)
     "upload_throttle": None,         # fragments and simple PUTs -> upload_throttle_status + Retry-After
     "upload_throttle_status": 429,   # 429 | 503
     "drop_download": None,           # the download answer stops after drop_download_bytes of the body
@@ -57,7 +58,7 @@ DEFAULTS = {
 }
 CHOICES = {"upload_throttle_status": (429, 503)}
 FAULTS = ("drop_fragment", "expire_session", "fragment_416", "name_conflict", "bad_hash",
-          "upload_throttle", "drop_download")
+          "upload_throttle", "drop_download", "bad_hash_get")
 
 STATS = {
     "drive_requests": 0, "sp_requests": 0, "sp_status": {},
@@ -461,7 +462,10 @@ class DriveService(SharePointMixin, ListsMixin, ControlMixin):
             self.need(req, "GET")
             return self.children(conn, req, close, d, target)
         self.need(req, "GET")
-        return self.reply(conn, req, close, 200, self.item_obj(req, target, select=select_of(req)))
+        obj = self.item_obj(req, target, select=select_of(req))
+        if "file" in obj and "hashes" in obj["file"] and self.fire("bad_hash_get"):
+            obj["file"]["hashes"]["quickXorHash"] = wrong_hash(target.qxh)
+        return self.reply(conn, req, close, 200, obj)
 
     # ---- children (paging by name: a keyset token stays right when items are added between pages)
     def children(self, conn, req, close, d, it):

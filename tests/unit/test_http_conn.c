@@ -201,7 +201,8 @@ static int exchange(fixture *x, const char *method, const char *url, const spo_h
                     size_t nh, const char *body, size_t body_len)
 {
     assert_int_equal(spo_url_parse(url, strlen(url), &x->url), SPO_OK);
-    spo_http_request req = { method, &x->url, h, nh, (const uint8_t *)body, body_len };
+    spo_http_request req = { method, &x->url, h, nh, (const uint8_t *)body, body_len, NULL,
+                             NULL, NULL };
     spo_http_callbacks cb = { &x->b, on_status, NULL, NULL, on_body };
     x->b.len = 0;
     x->b.status = 0;
@@ -661,6 +662,269 @@ static void close_is_idempotent(void **state)
     assert_false(x->c.connected);
 }
 
+
+/* ------------------------------------------------------------------ streamed bodies, redirects */
+
+typedef struct src {
+    size_t total, pos, step; /* produce total bytes, at most step per call (0 = as asked) */
+    int fail_at_call, fail_rc, calls, rewinds, short_by;
+} src;
+
+static int src_fill(void *ctx, uint8_t *buf, size_t cap)
+{
+    src *s = ctx;
+    s->calls++;
+    if (s->fail_at_call && s->calls == s->fail_at_call)
+        return s->fail_rc;
+    size_t n = s->step && s->step < cap ? s->step : cap;
+    if (s->pos + s->short_by >= s->total)
+        return 0;
+    if (n > s->total - s->pos)
+        n = s->total - s->pos;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (uint8_t)('a' + (s->pos + i) % 23);
+    s->pos += n;
+    return (int)n;
+}
+
+static int src_rewind(void *ctx)
+{
+    src *s = ctx;
+    s->rewinds++;
+    s->pos = 0;
+    return SPO_OK;
+}
+
+static int stream(fixture *x, const char *method, const char *url, const spo_http_header *h,
+                  size_t nh, src *s, int rewind)
+{
+    assert_int_equal(spo_url_parse(url, strlen(url), &x->url), SPO_OK);
+    spo_http_request req = { method, &x->url, h, nh, NULL, s->total, src_fill,
+                             rewind ? src_rewind : NULL, s };
+    spo_http_callbacks cb = { &x->b, on_status, NULL, NULL, on_body };
+    x->b.len = 0;
+    return spo_http_conn_exchange(&x->c, &req, &cb);
+}
+
+static void assert_stream_body(const char *body, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((uint8_t)body[i] != (uint8_t)('a' + i % 23))
+            fail_msg("body byte %zu is %02x", i, (uint8_t)body[i]);
+}
+
+#define UP "https://contoso.sharepoint.com/_api/v2.0/up?tempauth=x"
+
+static void streamed_body(void **state)
+{
+    fixture *x = *state;
+    script *sc = add_conn(x);
+    sc->resp[0] = "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}";
+    sc->resp[1] = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+    spo_http_header h[] = { { "Content-Range", SPO_SPAN_LIT("bytes 0-9999/20000"), 0 },
+                            { "Content-Type", SPO_SPAN_LIT("application/octet-stream"), 0 } };
+    src s = { 10000, 0, 7, 0, 0, 0, 0, 0 };
+    assert_int_equal(stream(x, "PUT", UP, h, 2, &s, 0), 202);
+    static const char head[] = "PUT /_api/v2.0/up?tempauth=x HTTP/1.1\r\n"
+                               "Host: contoso.sharepoint.com\r\n"
+                               "User-Agent: spo-test/1.0\r\nAccept: application/json\r\n"
+                               "Content-Range: bytes 0-9999/20000\r\n"
+                               "Content-Type: application/octet-stream\r\n"
+                               "Content-Length: 10000\r\n\r\n";
+    assert_int_equal(x->f.sent_len[0], strlen(head) + 10000);
+    assert_memory_equal(x->f.sent[0], head, strlen(head));
+    assert_stream_body(x->f.sent[0] + strlen(head), 10000);
+    assert_null(strstr(x->f.sent[0], "Authorization")); /* the layer never adds one */
+    assert_true(x->f.max_send <= SPO_HTTP_IO_BUF);
+    assert_true(x->f.sends >= 10000 / SPO_HTTP_IO_BUF);
+    assert_all_zero(x->c.tx, sizeof x->c.tx);
+
+    /* A zero-length streamed body: Content-Length 0, the source is never asked. */
+    size_t before = x->f.sent_len[0];
+    src z = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    assert_int_equal(stream(x, "PUT", UP, NULL, 0, &z, 0), 201);
+    assert_int_equal(z.calls, 0);
+    assert_non_null(strstr(x->f.sent[0] + before, "\r\nContent-Length: 0\r\n\r\n"));
+    assert_int_equal(x->f.connects, 1);
+}
+
+static void streamed_body_failures(void **state)
+{
+    fixture *x = *state;
+    add_conn(x)->resp[0] = OK_HELLO;
+    add_conn(x)->resp[0] = OK_HELLO;
+    /* The source fails: its status comes back unchanged and the connection is closed, since the
+     * server has a part of a request. */
+    src s = { 5000, 0, 0, 3, SPO_E_NET_IO, 0, 0, 0 };
+    assert_int_equal(stream(x, "PUT", UP, NULL, 0, &s, 1), SPO_E_NET_IO);
+    assert_false(x->c.connected);
+    assert_int_equal(s.rewinds, 0);
+    /* A source that runs dry early is a caller bug, not a network failure. */
+    src dry = { 5000, 0, 0, 0, 0, 0, 0, 100 };
+    assert_int_equal(stream(x, "PUT", UP, NULL, 0, &dry, 1), SPO_E_ARG);
+    assert_false(x->c.connected);
+    assert_int_equal(x->f.connects, 2);
+    /* body and body_fn together are refused before anything is sent. */
+    assert_int_equal(spo_url_parse(UP, strlen(UP), &x->url), SPO_OK);
+    src b = { 3, 0, 0, 0, 0, 0, 0, 0 };
+    spo_http_request req = { "PUT", &x->url, NULL, 0, (const uint8_t *)"abc", 3, src_fill, NULL,
+                             &b };
+    assert_int_equal(spo_http_conn_exchange(&x->c, &req, NULL), SPO_E_ARG);
+    assert_int_equal(x->f.connects, 2);
+    assert_int_equal(b.calls, 0);
+}
+
+static void streamed_body_on_stale_connection(void **state)
+{
+    fixture *x = *state;
+    /* Without a rewind the bytes already taken cannot be sent again: the caller hears of it. */
+    add_conn(x)->resp[0] = OK_HELLO; /* then closed: stale for the PUT */
+    add_conn(x)->resp[0] = OK_HELLO;
+    add_conn(x)->resp[0] = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+    assert_int_equal(exchange(x, "GET", UP, NULL, 0, NULL, 0), 200);
+    src s = { 3000, 0, 0, 0, 0, 0, 0, 0 };
+    assert_int_equal(stream(x, "PUT", UP, NULL, 0, &s, 0), SPO_E_HTTP_TRUNCATED);
+    assert_int_equal(x->f.connects, 1);
+
+    /* With a rewind it is sent again, whole, on a new connection. */
+    assert_int_equal(exchange(x, "GET", UP, NULL, 0, NULL, 0), 200);
+    src r = { 3000, 0, 0, 0, 0, 0, 0, 0 };
+    assert_int_equal(stream(x, "PUT", UP, NULL, 0, &r, 1), 201);
+    assert_int_equal(r.rewinds, 1);
+    assert_int_equal(x->f.connects, 3);
+    const char *end = strstr(x->f.sent[2], "\r\n\r\n");
+    assert_non_null(end);
+    assert_int_equal(x->f.sent_len[2] - (size_t)(end + 4 - x->f.sent[2]), 3000);
+    assert_stream_body(end + 4, 3000);
+}
+
+typedef struct hdr_rec {
+    char location[SPO_URL_MAX];
+    char content_range[64];
+    int headers_done;
+    uint64_t content_length;
+    uint8_t framing;
+    spo_http_conn *c;
+} hdr_rec;
+
+typedef struct redir {
+    hdr_rec h;
+    body_rec b;
+} redir;
+
+static int redir_header(void *ctx, spo_span name, spo_span value)
+{
+    redir *r = ctx;
+    if (spo_http_span_ieq(name, "Location"))
+        snprintf(r->h.location, sizeof r->h.location, "%.*s", (int)value.len, value.ptr);
+    else if (spo_http_span_ieq(name, "Content-Range"))
+        snprintf(r->h.content_range, sizeof r->h.content_range, "%.*s", (int)value.len,
+                 value.ptr);
+    return 0;
+}
+
+static int redir_done(void *ctx)
+{
+    redir *r = ctx;
+    r->h.headers_done = 1;
+    r->h.framing = r->h.c->parser.framing;
+    r->h.content_length = r->h.c->parser.content_length;
+    return 0;
+}
+
+static int redir_body(void *ctx, const uint8_t *data, size_t len)
+{
+    return on_body(&((redir *)ctx)->b, data, len);
+}
+
+static int redir_status(void *ctx, int status, spo_span reason)
+{
+    return on_status(&((redir *)ctx)->b, status, reason);
+}
+
+static void redirect_returned_not_followed(void **state)
+{
+    fixture *x = *state;
+    add_conn(x)->resp[0] = "HTTP/1.1 302 Found\r\nLocation: https://dl.sharepoint.test:8444/"
+                           "download.aspx?tempauth=abc\r\nContent-Length: 4\r\n\r\nmove";
+    add_conn(x)->resp[0] = "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 2-4/5\r\n"
+                           "Content-Length: 3\r\n\r\nllo";
+    static redir r;
+    memset(&r, 0, sizeof r);
+    r.h.c = &x->c;
+    spo_http_callbacks cb = { &r, redir_status, redir_header, redir_done, redir_body };
+    spo_http_header auth[] = { { "Authorization", SPO_SPAN_LIT("Bearer SECRET"), 1 } };
+    assert_int_equal(spo_url_parse(GRAPH, strlen(GRAPH), &x->url), SPO_OK);
+    spo_http_request req = { "GET", &x->url, auth, 1, NULL, 0, NULL, NULL, NULL };
+    assert_int_equal(spo_http_conn_exchange(&x->c, &req, &cb), 302);
+    assert_string_equal(r.h.location, "https://dl.sharepoint.test:8444/download.aspx?tempauth=abc");
+    assert_int_equal(r.b.len, 4); /* the 3xx body reached the sink; nothing was followed */
+    assert_int_equal(x->f.connects, 1);
+    assert_true(x->c.connected);
+
+    /* The caller follows it to the other host, without the token: the Graph connection closes
+     * first (one connection at a time) and nothing of the token reaches the new host. */
+    static spo_url loc;
+    assert_int_equal(spo_url_parse(r.h.location, strlen(r.h.location), &loc), SPO_OK);
+    spo_http_header range[] = { { "Range", SPO_SPAN_LIT("bytes=2-"), 0 } };
+    spo_http_request get = { "GET", &loc, range, 1, NULL, 0, NULL, NULL, NULL };
+    r.b.len = 0;
+    assert_int_equal(spo_http_conn_exchange(&x->c, &get, &cb), 206);
+    assert_int_equal(x->f.closes, 1);
+    assert_int_equal(x->f.connects, 2);
+    assert_string_equal(x->f.host, "dl.sharepoint.test");
+    assert_int_equal(x->f.port, 8444);
+    assert_sent(x, 1, "GET /download.aspx?tempauth=abc HTTP/1.1\r\n"
+                      "Host: dl.sharepoint.test:8444\r\n"
+                      "User-Agent: spo-test/1.0\r\nAccept: application/json\r\n"
+                      "Range: bytes=2-\r\n\r\n");
+    assert_string_equal(r.h.content_range, "bytes 2-4/5");
+    assert_int_equal(r.h.headers_done, 1);
+    assert_int_equal(r.h.framing, SPO_HTTP_FRAMING_LENGTH);
+    assert_int_equal(r.h.content_length, 3);
+    assert_int_equal(r.b.len, 3);
+    assert_memory_equal(r.b.body, "llo", 3);
+}
+
+static void content_range_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *v;
+        int ok;
+        uint64_t a, b, t;
+    } cases[] = {
+        { "bytes 0-1023/2048", 1, 0, 1023, 2048 },
+        { "bytes 5-5/6", 1, 5, 5, 6 },
+        { "BYTES 1-2/*", 1, 1, 2, UINT64_MAX },
+        { "bytes 0-18446744073709551613/18446744073709551614", 1, 0, 18446744073709551613u,
+          18446744073709551614u },
+        { "bytes 0-1/18446744073709551616", 0, 0, 0, 0 },
+        { "bytes 0-99999999999999999999/1", 0, 0, 0, 0 },
+        { "bytes */2048", 0, 0, 0, 0 },
+        { "bytes 2-1/5", 0, 0, 0, 0 },
+        { "bytes 0-5/5", 0, 0, 0, 0 },
+        { "bytes 0-4/5 ", 0, 0, 0, 0 },
+        { "bytes  0-4/5", 0, 0, 0, 0 },
+        { "bytes 0-4", 0, 0, 0, 0 },
+        { "bytes -4/5", 0, 0, 0, 0 },
+        { "bytes 0-/5", 0, 0, 0, 0 },
+        { "bytes 0-4/", 0, 0, 0, 0 },
+        { "bytes 0-4/*x", 0, 0, 0, 0 },
+        { "items 0-4/5", 0, 0, 0, 0 },
+        { "bytes", 0, 0, 0, 0 },
+        { "", 0, 0, 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t a = 7, b = 7, t = 7;
+        int rc = spo_http_content_range((spo_span){ cases[i].v, strlen(cases[i].v) }, &a, &b, &t);
+        if (rc != (cases[i].ok ? SPO_OK : SPO_E_HTTP_PARSE))
+            fail_msg("case %zu (%s): rc %d", i, cases[i].v, rc);
+        if (cases[i].ok && (a != cases[i].a || b != cases[i].b || t != cases[i].t))
+            fail_msg("case %zu (%s): wrong values", i, cases[i].v);
+    }
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -687,6 +951,11 @@ int main(void)
         T(head_request),
         T(callback_and_parse_errors_close),
         T(close_is_idempotent),
+        T(streamed_body),
+        T(streamed_body_failures),
+        T(streamed_body_on_stale_connection),
+        T(redirect_returned_not_followed),
+        T(content_range_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

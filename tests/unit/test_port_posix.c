@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spo/port.h"
@@ -215,6 +216,33 @@ static void test_file_read(void **state)
     assert_int_equal(P->file_read(P->ctx, path, 0, buf, sizeof buf), SPO_E_ARG);
 }
 
+/* file_stat: size and a nanosecond mtime that changes when the file is written; not a directory,
+ * not a missing file. */
+static void test_file_stat(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/spo_port_stat_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "hello", 5), 5);
+    uint64_t size = 0;
+    int64_t m1 = 0, m2 = 0;
+    assert_int_equal(P->file_stat(P->ctx, path, &size, &m1), SPO_OK);
+    assert_int_equal(size, 5);
+    struct timespec later[2] = { { 0, UTIME_OMIT }, { 1700000000, 123456789 } };
+    assert_int_equal(futimens(fd, later), 0);
+    assert_int_equal(P->file_stat(P->ctx, path, &size, &m2), SPO_OK);
+    assert_int_equal(m2, 1700000000123456789LL); /* the nanoseconds are kept */
+    assert_int_equal(write(fd, "!", 1), 1);
+    close(fd);
+    assert_int_equal(P->file_stat(P->ctx, path, &size, &m1), SPO_OK);
+    assert_int_equal(size, 6);
+    assert_true(m1 != m2);
+    unlink(path);
+    assert_int_equal(P->file_stat(P->ctx, path, &size, &m1), SPO_E_ARG);
+    assert_int_equal(P->file_stat(P->ctx, "/tmp", &size, &m1), SPO_E_ARG); /* a directory */
+}
+
 int main(void)
 {
     P = spo_port_posix();
@@ -228,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_clocks),
         cmocka_unit_test(test_entropy),
         cmocka_unit_test(test_file_read),
+        cmocka_unit_test(test_file_stat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
