@@ -56,7 +56,7 @@ static int read_json_file(spo_client *c, const char *path, size_t *len)
     }
     size_t n = fread(file_text, 1, sizeof file_text, fp);
     int bad = ferror(fp);
-    fclose(fp);
+    (void)fclose(fp); /* read-only: nothing to lose on close */
     if (bad) {
         fprintf(stderr, "spo list-add: cannot read --json-file '%s'\n", path);
         return 2;

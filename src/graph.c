@@ -297,6 +297,7 @@ static int run_call(spo_graph *g, spo_graph_req *r, int listing)
             return SPO_E_URL_HOST; /* the bearer token only ever goes to the configured origin */
 
         call p;
+        memset(&p, 0, sizeof p); /* call_once may fail before it sets p up */
         rc = call_once(g, r, listing, &delivered, &p, &url);
         r->status = rc > 0 ? rc : p.status;
         if (rc > 0 && (is_2xx(rc) || (r->accept_redirect && rc >= 300 && rc < 400)))

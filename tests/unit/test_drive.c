@@ -10,6 +10,7 @@
 
 #include "fake_transport.h"
 #include "spo/drive.h"
+#include "spo/lists.h"
 
 static fake_transport F;
 static spo_http_conn C;
@@ -537,6 +538,79 @@ static void download_checks(void **state)
     assert_int_equal(spo_drive_download(&G, &d, &DL, &sink), SPO_E_ARG);
 }
 
+
+/* ------------------------------------------------------------------ lists */
+
+#define LIST_GUID "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+
+static void list_resolve_and_add(void **state)
+{
+    (void)state;
+    spo_list_ref l;
+    char id[SPO_ITEM_ID_MAX];
+    static const char body[] = "{\"fields\":{\"Title\":\"x\"}}";
+
+    /* By display name (paged), then a POST that is throttled once (repeated) and succeeds. */
+    reset();
+    fake_add(&F, resp(200, NULL, SITE_JSON), 0, 0);
+    fake_add(&F, resp(200, NULL, "{\"value\":[{\"id\":\"11111111-0000-0000-0000-000000000000\","
+                                 "\"displayName\":\"Other\",\"name\":\"Other\"}],\"@odata.nextLink\":"
+                                 "\"https://graph.test/v1.0/sites/x/lists?$skiptoken=2\"}"),
+             0, 0);
+    fake_add(&F, resp(200, NULL, "{\"value\":[{\"id\":\"" LIST_GUID "\",\"displayName\":\"Device "
+                                 "Events\",\"name\":\"DeviceEvents\"}]}"),
+             0, 0);
+    fake_add(&F, resp(503, "Retry-After: 0\r\n", "{\"error\":{\"code\":\"serviceNotAvailable\"}}"), 0, 0);
+    fake_add(&F, resp(201, NULL, "{\"id\":\"42\",\"fields\":{\"Title\":\"x\"}}"), 0, 0);
+    assert_int_equal(spo_list_resolve(&G, SITE_ID, "Device Events", &l), SPO_OK);
+    assert_string_equal(l.list_id, LIST_GUID);
+    assert_int_equal(spo_list_add_item(&G, &l, body, sizeof body - 1, id, sizeof id), SPO_OK);
+    assert_string_equal(id, "42");
+    assert_string_equal(sent_lines(), "GET /v1.0/sites/" SITE_ID "\n"
+                                      "GET /v1.0/sites/" SITE_ID "/lists?$select=id,displayName,name\n"
+                                      "GET /v1.0/sites/x/lists?$skiptoken=2\n"
+                                      "POST /v1.0/sites/" SITE_ID "/lists/" LIST_GUID "/items\n"
+                                      "POST /v1.0/sites/" SITE_ID "/lists/" LIST_GUID "/items\n");
+    assert_non_null(strstr(F.sent, "Content-Type: application/json\r\nContent-Length: 24\r\n\r\n"
+                                   "{\"fields\":{\"Title\":\"x\"}}"));
+
+    /* By URL name; and an id is taken as it is, without a lookup. */
+    reset();
+    fake_add(&F, resp(200, NULL, SITE_JSON), 0, 0);
+    fake_add(&F, resp(200, NULL, "{\"value\":[{\"id\":\"" LIST_GUID "\",\"displayName\":\"Device "
+                                 "Events\",\"name\":\"DeviceEvents\"}]}"),
+             0, 0);
+    assert_int_equal(spo_list_resolve(&G, SITE_ID, "DeviceEvents", &l), SPO_OK);
+    assert_string_equal(l.list_id, LIST_GUID);
+    reset();
+    fake_add(&F, resp(200, NULL, SITE_JSON), 0, 0);
+    assert_int_equal(spo_list_resolve(&G, SITE_ID, LIST_GUID, &l), SPO_OK);
+    assert_string_equal(sent_lines(), "GET /v1.0/sites/" SITE_ID "\n");
+    reset();
+    fake_add(&F, resp(200, NULL, SITE_JSON), 0, 0);
+    fake_add(&F, resp(200, NULL, "{\"value\":[]}"), 0, 0);
+    assert_int_equal(spo_list_resolve(&G, SITE_ID, "Nope", &l), SPO_E_GRAPH);
+    assert_int_equal(l.failed, SPO_PART_LIST);
+    assert_int_equal(D.status, 404);
+
+    /* A lost answer to the POST is not repeated: the item may exist already. */
+    reset();
+    strcpy(l.site_id, SITE_ID);
+    strcpy(l.list_id, LIST_GUID);
+    const char *created = resp(201, NULL, "{\"id\":\"43\"}");
+    fake_add(&F, created, 0, 20);
+    fake_add(&F, created, 0, 0);
+    assert_true(spo_list_add_item(&G, &l, body, sizeof body - 1, id, sizeof id) < 0);
+    assert_string_equal(sent_lines(), "POST /v1.0/sites/" SITE_ID "/lists/" LIST_GUID "/items\n");
+    /* ... while a GET (or an idempotent request) is: the same loss, then success. */
+    reset();
+    fake_add(&F, resp(200, NULL, SITE_JSON), 0, 20);
+    fake_add(&F, resp(200, NULL, SITE_JSON), 0, 0);
+    char sid[SPO_SITE_ID_MAX];
+    assert_int_equal(spo_site_resolve(&G, SITE_ID, sid, sizeof sid), SPO_OK);
+    assert_string_equal(sid, SITE_ID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +623,7 @@ int main(void)
         cmocka_unit_test(item_meta_and_content_url),
         cmocka_unit_test(download_resumes_without_token),
         cmocka_unit_test(download_checks),
+        cmocka_unit_test(list_resolve_and_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
