@@ -10,6 +10,7 @@
 
 static spo_client client; /* all of spo's state: sizeof(spo_client) bytes, see `make memreport` */
 static char out_buf[512]; /* stdout's buffer: static, so stdio never mallocs one */
+static uint8_t cache_buf[SPO_CACHE_MAX]; /* the token cache's work buffer (holds no data between calls) */
 
 typedef struct opts {
     const char *cmd;
@@ -41,6 +42,10 @@ static const char USAGE[] =
     "                                           URLs still override\n"
     "  SPO_CA_FILE           --ca-file FILE     PEM bundle to trust instead of the system one\n"
     "                                           (" SPO_DEFAULT_CA_FILE ")\n"
+    "  SPO_TOKEN_CACHE                          where tokens are kept between runs (0600):\n"
+    "                                           default $XDG_CONFIG_HOME/spo/tokens (else\n"
+    "                                           ~/.config/spo/tokens); an absolute path; or\n"
+    "                                           'off' to ask for a new token on every run\n"
     "\n"
     "options:\n"
     "  --timeout SECONDS   connect/receive timeout (default 30)\n"
@@ -211,6 +216,7 @@ int main(int argc, char **argv)
     o.cfg.graph_url = env("SPO_GRAPH_URL");
     o.cfg.ca_file = env("SPO_CA_FILE");
     o.cloud = env("SPO_CLOUD");
+    const char *cache = env("SPO_TOKEN_CACHE");
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
@@ -234,6 +240,14 @@ int main(int argc, char **argv)
     o.cfg.client_secret = secret;
     if (o.verbose) {
         o.cfg.trace = trace;
+    }
+    if (cache && cache[0] != '/' && strcmp(cache, "off") != 0)
+        return usage_error("SPO_TOKEN_CACHE must be an absolute path or 'off', not '%s'", cache);
+    if (!cache || cache[0] == '/') {
+        o.cfg.cache_buf = cache_buf;
+        o.cfg.cache_cap = sizeof cache_buf;
+        o.cfg.cache_key = cache;
+        o.cfg.cache_warn = spo_cli_cache_warn;
     }
 
     const char *missing = !o.cfg.tenant ? "AZURE_TENANT_ID (or --tenant)"

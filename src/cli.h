@@ -8,6 +8,9 @@
 void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *what, int rc,
                      uint64_t delivered);
 
+/* spo_config.cache_warn: "spo: warning: ignoring the token cache PATH: why; what to do". */
+void spo_cli_cache_warn(void *ctx, const char *key, int rc);
+
 /* "2026-11-28T10:00:00Z" for a wall time (static buffer). */
 const char *spo_cli_utc(int64_t t);
 

@@ -31,6 +31,25 @@ const char *spo_cli_utc(int64_t t)
     return buf;
 }
 
+void spo_cli_cache_warn(void *ctx, const char *key, int rc)
+{
+    (void)ctx;
+    char path[SPO_STORE_PATH_MAX];
+    if (spo_port_posix_store_path(key, path, sizeof path) < 0) {
+        fprintf(stderr, "spo: warning: ignoring the token cache: no place for it (neither "
+                        "XDG_CONFIG_HOME nor HOME is an absolute path): set SPO_TOKEN_CACHE to an "
+                        "absolute path, or to 'off'\n");
+        return;
+    }
+    const char *todo = rc == SPO_CACHE_CORRUPT || rc == SPO_STORE_TOO_BIG ||
+                       rc == SPO_CACHE_INSECURE || rc == SPO_STORE_INSECURE
+                           ? "a new token is requested instead"
+                           : "check that the folder is writable, or set SPO_TOKEN_CACHE to "
+                             "another absolute path or to 'off'";
+    fprintf(stderr, "spo: warning: ignoring the token cache %s: %s; %s\n", path,
+            spo_cache_describe(rc), todo);
+}
+
 typedef struct remedy {
     const char *code;
     const char *text;

@@ -120,14 +120,60 @@ static int fetch_token(spo_client *c)
     }
 }
 
+/* The cache failing is never the run failing: one warning, then on without it. */
+static void cache_problem(spo_client *c, int rc)
+{
+    if (c->cache_warned || !c->cache_warn)
+        return;
+    c->cache_warned = 1;
+    c->cache_warn(c->cache_warn_ctx, c->cache.key, rc);
+}
+
+static spo_cache_id cache_id(const spo_client *c)
+{
+    return (spo_cache_id){ SPO_CACHE_APP, c->authority, c->tenant, c->client_id, c->scope };
+}
+
+/* A fresh token from the cache into c->auth.token, if there is one. Read once per run: afterwards
+ * the token in memory is at least as new as the cached one. */
+static void cached_token(spo_client *c)
+{
+    const spo_port *p = c->port;
+    if (!c->cache.buf || c->cache_tried)
+        return;
+    c->cache_tried = 1;
+    spo_cache_id id = cache_id(c);
+    int rc = spo_cache_load(&c->cache, &id, &c->auth.token, NULL, 0, p->wall_time(p->ctx),
+                            p->monotonic_ms(p->ctx));
+    if (rc != SPO_CACHE_FRESH && rc != SPO_CACHE_STALE && rc != SPO_CACHE_MISS)
+        cache_problem(c, rc);
+}
+
+static void cache_token(spo_client *c)
+{
+    const spo_port *p = c->port;
+    if (!c->cache.buf)
+        return;
+    spo_cache_id id = cache_id(c);
+    int rc = spo_cache_store(&c->cache, &id, &c->auth.token, NULL, 0, p->wall_time(p->ctx));
+    if (rc != SPO_OK)
+        cache_problem(c, rc);
+}
+
+/* Graph's token source. force (Graph answered 401 to this token) skips the cache: the cached
+ * token is the one refused. */
 static int provide_token(void *ctx, int force, spo_span *out)
 {
     spo_client *c = ctx;
     const spo_port *p = c->port;
+    if (!force && !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx)))
+        cached_token(c);
     if (force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx))) {
+        c->cache_tried = 1; /* a refused token must not come back from the cache */
         int rc = fetch_token(c);
         if (rc != SPO_OK)
             return rc;
+        cache_token(c);
     }
     out->ptr = c->auth.token.bearer;
     out->len = SPO_BEARER_PREFIX_LEN + c->auth.token.len;
@@ -167,6 +213,12 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     }
 
     c->auth_cfg = (spo_auth_config){ c->authority, c->tenant, c->client_id, c->secret, c->scope };
+    if (cfg->cache_buf && cfg->cache_cap) {
+        c->cache = (spo_cache){ port, cfg->cache_key ? cfg->cache_key : SPO_CACHE_KEY,
+                                cfg->cache_buf, cfg->cache_cap };
+        c->cache_warn = cfg->cache_warn;
+        c->cache_warn_ctx = cfg->cache_warn_ctx;
+    }
 
     if ((rc = spo_tls_global_init(port)) != SPO_OK)
         return rc;

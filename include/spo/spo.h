@@ -60,6 +60,18 @@ typedef struct spo_config {
     const char *user_agent;     /* NULL = "NONISV|spo|spo/<version>" (SharePoint's decoration) */
     spo_http_trace_fn trace;    /* --verbose: one call per HTTP exchange, never with secrets */
     void *trace_ctx;
+    /* The token cache (spo/auth.h), so that a program started every minute asks the token
+     * endpoint once per token lifetime. Off when cache_buf is NULL: a program without a cache pays
+     * nothing. The buffer (SPO_CACHE_MAX bytes for any record) is the caller's, used only during
+     * a cache call and zeroed after it; it must outlive the client. */
+    uint8_t *cache_buf;
+    size_t cache_cap;
+    const char *cache_key;      /* the record: NULL = SPO_CACHE_KEY; the POSIX port also takes an
+                                 * absolute path. Not copied: it must outlive the client. */
+    /* Called at most once per client when the cache cannot be used (corrupt, insecure, storage
+     * failure: rc is what spo_cache_describe() explains); the run goes on without it. NULL: silent. */
+    void (*cache_warn)(void *ctx, const char *key, int rc);
+    void *cache_warn_ctx;
 } spo_config;
 
 typedef struct spo_client {
@@ -76,6 +88,12 @@ typedef struct spo_client {
     spo_json_reader reader;
     spo_auth auth;
     spo_graph graph;
+    spo_cache cache;            /* cache.buf NULL: no cache */
+    void (*cache_warn)(void *ctx, const char *key, int rc);
+    void *cache_warn_ctx;
+    uint8_t cache_tried;        /* the cache was read once this run (later, the token in memory
+                                 * is newer than any cached one) */
+    uint8_t cache_warned;
     uint8_t ready;
 } spo_client;
 
@@ -84,7 +102,8 @@ typedef struct spo_client {
  * status. Call spo_client_cleanup() in every case. */
 int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg);
 
-/* The current token, acquired or reused (fresh until 5 minutes before expiry). */
+/* The current token, acquired or reused (fresh until 5 minutes before expiry): with a cache, a
+ * fresh cached token is used without any request, and a token fetched is stored. */
 int spo_client_token(spo_client *c, const spo_token **out);
 
 /* List sites (all of them, or those matching search), calling fn for each as it is parsed. */

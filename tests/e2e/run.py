@@ -143,8 +143,12 @@ class Run:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def env(self, emu, **over):
+        """A run's environment. Each call gets its own empty XDG_CONFIG_HOME, so that no token cache
+        is shared between runs: every run asks the token endpoint as before the cache existed. Cases
+        about the cache pass XDG_CONFIG_HOME (or SPO_TOKEN_CACHE) themselves to share one."""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "HOME": self.tmp, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID,
+               "HOME": self.tmp, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="xdg-", dir=self.tmp),
+               "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID,
                "AZURE_CLIENT_SECRET": SECRET, "AZURE_AUTHORITY_HOST": emu.url, "SPO_GRAPH_URL": emu.url,
                "SPO_CA_FILE": os.path.join(self.pki, "ca.pem")}
         for k, v in over.items():
@@ -1388,6 +1392,196 @@ def _(t):
 
 
 # ---- long runs (only with --long)
+# ---- token cache and device code
+def cache_env(t, e, **over):
+    """An environment whose XDG_CONFIG_HOME is kept for the whole case: runs share one cache."""
+    if not hasattr(t, "_xdg_for"):
+        t._xdg_for = {}
+    key = id(e), t._case
+    if key not in t._xdg_for:
+        t._xdg_for[key] = tempfile.mkdtemp(prefix="xdg-cache-", dir=t.tmp)
+    over.setdefault("XDG_CONFIG_HOME", t._xdg_for[key])
+    return t.env(e, **over)
+
+
+def cache_file(env):
+    return env.get("SPO_TOKEN_CACHE") or os.path.join(env["XDG_CONFIG_HOME"], "spo", "tokens")
+
+
+def expect_token_requests(e, n, why):
+    st = e.stats()
+    if st["token_requests"] != n:
+        raise Fail("token_requests=%d, expected %d: %s" % (st["token_requests"], n, why))
+
+
+def expect_mode_0600(path):
+    if not os.path.isfile(path):
+        raise Fail("no cache file at %s" % path)
+    mode = os.stat(path).st_mode & 0o777
+    if mode != 0o600:
+        raise Fail("cache file mode %o, expected 600" % mode)
+
+
+@case("cache.five_runs_one_token_request")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    for i in range(5):
+        r = t.spo_run(["sites"], env)
+        expect_exact(r, t.expected())
+        if r.err:
+            raise Fail("run %d wrote to stderr: %r" % (i + 1, r.err_text))
+        no_leaks(r, e)
+    expect_token_requests(e, 1, "five runs within the token's lifetime share one token")
+    if e.stats()["graph_requests"] < 5:
+        raise Fail("Graph saw fewer than five listings")
+
+
+@case("cache.file_0600_holds_no_secret")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    expect_rc0(t.spo_run(["token"], env))
+    path = cache_file(env)
+    expect_mode_0600(path)
+    if os.stat(os.path.dirname(path)).st_mode & 0o077:
+        raise Fail("the cache folder is open to others")
+    with open(path, "rb") as f:
+        data = f.read()
+    if SECRET.encode() in data:
+        raise Fail("the client secret is in the cache file")
+    if e.stats()["last_token"].encode() not in data:
+        raise Fail("the cache file does not hold the issued token")
+
+
+@case("cache.token_command_reuses")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    r1 = t.spo_run(["token", "--raw"], env)
+    r2 = t.spo_run(["token", "--raw"], env)
+    expect_rc0(r1)
+    expect_rc0(r2)
+    if r1.out != r2.out or r1.out != (e.stats()["last_token"] + "\n").encode():
+        raise Fail("the second run did not print the cached token")
+    expect_token_requests(e, 1, "the second `spo token` reuses the cached token")
+
+
+@case("cache.corrupt_file_warns_and_is_rewritten")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    expect_rc0(t.spo_run(["token"], env))
+    path = cache_file(env)
+    with open(path, "r+b") as f:
+        f.seek(40)
+        b = f.read(1)
+        f.seek(40)
+        f.write(bytes([b[0] ^ 0x01]))
+    r = t.spo_run(["sites"], env)
+    expect_stdout(r, t.expected())
+    expect_rc0(r)
+    low = r.err_text.lower()
+    if "warning" not in low or path not in r.err_text or "corrupt" not in low:
+        raise Fail("no warning naming the file and saying it is corrupt: %r" % r.err_text)
+    if r.err_text.count("\n") != 1:
+        raise Fail("more than one line on stderr: %r" % r.err_text)
+    expect_token_requests(e, 2, "a corrupt cache means a new token")
+    expect_mode_0600(path)
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    if r.err:
+        raise Fail("the rewritten cache still warns: %r" % r.err_text)
+    expect_token_requests(e, 2, "the rewritten cache serves the next run")
+
+
+@case("cache.insecure_file_0644_ignored")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    expect_rc0(t.spo_run(["token"], env))
+    path = cache_file(env)
+    os.chmod(path, 0o644)
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    low = r.err_text.lower()
+    if "warning" not in low or path not in r.err_text or "closed to others" not in low:
+        raise Fail("no warning naming the file and why it is refused: %r" % r.err_text)
+    expect_token_requests(e, 2, "a token in a file others can read is not used")
+    no_leaks(r, e)
+
+
+@case("cache.spo_token_cache_path")
+def _(t):
+    e = main_emu(t)
+    path = os.path.join(t.tmp, "cache-%d" % os.getpid(), "sub", "my-tokens")
+    env = cache_env(t, e, SPO_TOKEN_CACHE=path)
+    for _ in range(2):
+        expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_mode_0600(path)
+    if os.path.exists(os.path.join(env["XDG_CONFIG_HOME"], "spo", "tokens")):
+        raise Fail("the default cache file was written although SPO_TOKEN_CACHE is set")
+    expect_token_requests(e, 1, "the cache at SPO_TOKEN_CACHE serves the second run")
+    r = t.spo_run(["sites"], cache_env(t, e, SPO_TOKEN_CACHE="relative/tokens"))
+    if r.rc != 2 or "absolute path" not in r.err_text:
+        raise Fail("a relative SPO_TOKEN_CACHE should be a usage error: %s" % r.brief())
+
+
+@case("cache.off")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e, SPO_TOKEN_CACHE="off")
+    for _ in range(2):
+        expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 2, "SPO_TOKEN_CACHE=off asks for a token on every run")
+    if os.path.exists(os.path.join(env["XDG_CONFIG_HOME"], "spo")):
+        raise Fail("SPO_TOKEN_CACHE=off still wrote a cache")
+
+
+@case("cache.expired_token_new_request")
+def _(t):
+    # expires_in 4 s: a token this short is reused for half its lifetime (2 s), then replaced.
+    e = main_emu(t, expires_in=4)
+    env = cache_env(t, e)
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 1, "the token is still fresh")
+    time.sleep(2.5)
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 2, "an expired cached token is replaced")
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 2, "the new token was stored")
+
+
+@case("cache.graph_401_bypasses_cache")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    e.api("POST", "/_emulator/expire-tokens", {})   # revoked early: the cached token is refused
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    expect_token_requests(e, 2, "Graph's 401 to the cached token forces a new one")
+    st = e.stats()
+    if st["graph_status"].get("401", st["graph_status"].get(401, 0)) != 1:
+        raise Fail("expected exactly one 401 from Graph: %r" % st["graph_status"])
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 2, "the token fetched after the 401 was stored")
+
+
+@case("cache.path_is_a_folder_warns_once")
+def _(t):
+    # Neither readable nor writable as a record (and root-proof, unlike a read-only folder): the run
+    # succeeds without the cache and says so once, with what to do.
+    e = main_emu(t)
+    folder = tempfile.mkdtemp(prefix="notafile-", dir=t.tmp)
+    r = t.spo_run(["sites"], cache_env(t, e, SPO_TOKEN_CACHE=folder))
+    expect_exact(r, t.expected())
+    if r.err_text.count("\n") != 1 or "warning" not in r.err_text or folder not in r.err_text:
+        raise Fail("expected one warning line naming %s: %r" % (folder, r.err_text))
+    expect_token_requests(e, 1, "one token without a cache")
+
+
 @case("long.sites_100000", long=True)
 def _(t):
     e = main_emu(t, sites=100000)
@@ -1430,6 +1624,7 @@ def main():
     passed = failed = 0
     try:
         for name, fn in selected:
+            run._case = name
             try:
                 fn(run)
                 print("ok %s" % name, flush=True)
