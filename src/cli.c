@@ -11,11 +11,14 @@
 static spo_client client; /* all of spo's state: sizeof(spo_client) bytes, see `make memreport` */
 static char out_buf[512]; /* stdout's buffer: static, so stdio never mallocs one */
 static uint8_t cache_buf[SPO_CACHE_MAX]; /* the token cache's work buffer (holds no data between calls) */
+static spo_delegated user; /* delegated sign-in state (no client secret): device code, refresh token */
+static char scope_buf[SPO_CFG_URL_MAX]; /* --scope / SPO_SCOPE with bare names made full URIs */
 
 typedef struct opts {
     const char *cmd;
     const char *search;
-    int json, raw, verbose, help;
+    const char *scope;
+    int json, raw, verbose, help, device_code;
     spo_config cfg;
     const char *cloud;
 } opts;
@@ -29,12 +32,16 @@ static const char USAGE[] =
     "commands:\n"
     "  token            acquire an app-only token; print that it worked and when it expires\n"
     "  sites            list the tenant's sites, one per line: displayName<TAB>webUrl\n"
+    "  login --device-code  sign in as a user (device code flow); later commands without\n"
+    "                   AZURE_CLIENT_SECRET act as that user, renewing the token silently\n"
+    "  logout           remove the cached tokens (and so the signed-in user)\n"
     "\n"
     "configuration (environment, Azure Identity's names; the options override):\n"
     "  AZURE_TENANT_ID       --tenant ID        Directory (tenant) ID or verified domain\n"
     "  AZURE_CLIENT_ID       --client-id ID     Application (client) ID\n"
     "  AZURE_CLIENT_SECRET                      client secret *value* (environment only, so it\n"
-    "                                           never shows in the process list)\n"
+    "                                           never shows in the process list); without it,\n"
+    "                                           the user signed in with 'spo login' is used\n"
     "  AZURE_AUTHORITY_HOST  --authority URL    default https://login.microsoftonline.com\n"
     "  SPO_GRAPH_URL         --graph-url URL    default https://graph.microsoft.com\n"
     "  SPO_CLOUD             --cloud NAME       public (default), usgov, usgov-dod or china: sets\n"
@@ -46,6 +53,9 @@ static const char USAGE[] =
     "                                           default $XDG_CONFIG_HOME/spo/tokens (else\n"
     "                                           ~/.config/spo/tokens); an absolute path; or\n"
     "                                           'off' to ask for a new token on every run\n"
+    "  SPO_SCOPE             --scope SCOPES     delegated scopes (login and later commands must\n"
+    "                                           agree): default Sites.Read.All; bare names are\n"
+    "                                           under the Graph URL; offline_access is added\n"
     "\n"
     "options:\n"
     "  --timeout SECONDS   connect/receive timeout (default 30)\n"
@@ -68,7 +78,27 @@ static const char USAGE_SITES[] =
     "matching TEXT. Sites are printed as they arrive: displayName<TAB>webUrl, or with --json one\n"
     "object per line: {\"id\":...,\"displayName\":...,\"webUrl\":...}, strings byte for byte as\n"
     "Graph sent them. Needs the Application permission Sites.Read.All with admin consent.\n"
+    "As a signed-in user (spo login, no AZURE_CLIENT_SECRET) the sites come from a search\n"
+    "(GET /v1.0/sites?search=*, or TEXT), because Graph lists no sites to a delegated /sites;\n"
+    "a search finds the sites the user can see, and may lag behind new sites.\n"
     "If the listing fails part-way the exit status is 1: a partial list never exits 0.\n";
+
+static const char USAGE_LOGIN[] =
+    "usage: spo login --device-code [--scope SCOPES]\n"
+    "\n"
+    "Sign in as a user with the device code flow: the service's instruction (a web address and\n"
+    "a code to enter there, on any device with a browser) is printed on stderr, and spo waits\n"
+    "until the sign-in is finished, refused or expired (15 minutes). The access and refresh\n"
+    "tokens are kept in the token cache (SPO_TOKEN_CACHE); later commands run without\n"
+    "AZURE_CLIENT_SECRET use them, renewing the access token with the refresh token.\n"
+    "Default scope: <Graph URL>/Sites.Read.All offline_access. The app registration needs\n"
+    "'Allow public client flows' = Yes (Authentication page) and the delegated permission.\n";
+
+static const char USAGE_LOGOUT[] =
+    "usage: spo logout\n"
+    "\n"
+    "Remove the token cache (SPO_TOKEN_CACHE, default $XDG_CONFIG_HOME/spo/tokens): the\n"
+    "signed-in user's tokens and any cached app-only token.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -179,6 +209,8 @@ static int parse_args(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--json") && o->cmd && !strcmp(o->cmd, "sites")) o->json = 1;
         else if (!strcmp(a, "--raw") && o->cmd && !strcmp(o->cmd, "token")) o->raw = 1;
         else if (!strcmp(a, "--search") && o->cmd && !strcmp(o->cmd, "sites")) TAKE(o->search);
+        else if (!strcmp(a, "--device-code") && o->cmd && !strcmp(o->cmd, "login")) o->device_code = 1;
+        else if (!strcmp(a, "--scope")) TAKE(o->scope);
         else if (!strcmp(a, "--tenant")) TAKE(o->cfg.tenant);
         else if (!strcmp(a, "--client-id")) TAKE(o->cfg.client_id);
         else if (!strcmp(a, "--authority")) TAKE(o->cfg.authority_host);
@@ -195,7 +227,8 @@ static int parse_args(int argc, char **argv, opts *o)
             o->cfg.timeout_ms = (uint32_t)s * 1000u;
         } else if (a[0] == '-') return usage_error("unknown option '%s'", a);
         else if (!o->cmd) {
-            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0)
+            if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0 && strcmp(a, "login") != 0 &&
+                strcmp(a, "logout") != 0)
                 return usage_error("unknown command '%s'", a);
             o->cmd = a;
         } else return usage_error("unexpected argument '%s'", a);
@@ -217,6 +250,7 @@ int main(int argc, char **argv)
     o.cfg.ca_file = env("SPO_CA_FILE");
     o.cloud = env("SPO_CLOUD");
     const char *cache = env("SPO_TOKEN_CACHE");
+    o.scope = env("SPO_SCOPE");
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
@@ -230,14 +264,14 @@ int main(int argc, char **argv)
             o.cfg.graph_url = cl->graph;
     }
     if (o.help || !o.cmd) {
-        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN : USAGE_SITES, o.cmd || o.help ? stdout : stderr);
+        fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN : !strcmp(o.cmd, "sites") ? USAGE_SITES
+              : !strcmp(o.cmd, "login") ? USAGE_LOGIN : USAGE_LOGOUT, o.cmd || o.help ? stdout : stderr);
         return o.help ? 0 : 2;
     }
 
     /* The secret is copied into the client; the environment's copy is wiped so that it does not
      * linger in /proc/PID/environ for the rest of the run. */
     char *secret = getenv("AZURE_CLIENT_SECRET");
-    o.cfg.client_secret = secret;
     if (o.verbose) {
         o.cfg.trace = trace;
     }
@@ -249,16 +283,35 @@ int main(int argc, char **argv)
         o.cfg.cache_key = cache;
         o.cfg.cache_warn = spo_cli_cache_warn;
     }
+    if (!strcmp(o.cmd, "logout"))
+        return spo_cli_logout(&o.cfg);
+    int login = !strcmp(o.cmd, "login");
+    if (login && !o.device_code)
+        return usage_error("%s needs --device-code (the only sign-in spo offers)", "spo login");
+    if (login && !o.cfg.cache_buf) {
+        fprintf(stderr, "spo: login keeps the tokens in the token cache, which SPO_TOKEN_CACHE=off "
+                        "turns off: unset it or set it to an absolute path\n");
+        return 2;
+    }
+    if (login || !secret || !*secret) {
+        /* Delegated: the signed-in user's tokens (a secret in the environment is not used by
+         * login, which must not be confused by it). */
+        o.cfg.user = &user;
+        o.cfg.user_scope = spo_cli_scope(scope_buf, sizeof scope_buf, o.scope, o.cfg.graph_url);
+        if (o.scope && !o.cfg.user_scope)
+            return usage_error("--scope / SPO_SCOPE is longer than %s", "SPO_CFG_URL_MAX");
+    }
 
     const char *missing = !o.cfg.tenant ? "AZURE_TENANT_ID (or --tenant)"
                         : !o.cfg.client_id ? "AZURE_CLIENT_ID (or --client-id)"
-                        : !secret || !*secret ? "AZURE_CLIENT_SECRET" : NULL;
+                        : NULL;
     if (missing) {
         fprintf(stderr, "spo: %s is not set: see 'spo --help' and the README's \"Use it with your "
                         "tenant\" for the app registration it comes from\n", missing);
         return 2;
     }
 
+    o.cfg.client_secret = o.cfg.user ? NULL : secret;
     rc = spo_client_init(&client, spo_port_posix(), &o.cfg);
     if (secret)
         spo_cli_wipe(secret, strlen(secret));
@@ -266,6 +319,18 @@ int main(int argc, char **argv)
     if (rc != SPO_OK) {
         spo_cli_explain(&client, &o.cfg, "setup", rc, 0);
         status = 1;
+    } else if (login) {
+        rc = spo_client_login_device(&client, spo_cli_prompt, NULL);
+        if (rc != SPO_OK) {
+            spo_cli_explain(&client, &o.cfg, "login", rc, 0);
+            status = 1;
+        } else {
+            char path[SPO_STORE_PATH_MAX];
+            if (spo_port_posix_store_path(cache ? cache : SPO_CACHE_KEY, path, sizeof path) < 0)
+                snprintf(path, sizeof path, "the token cache");
+            printf("signed in; tokens kept in %s (the access token expires %s, then it is renewed "
+                   "with the refresh token)\n", path, spo_cli_utc(client.auth.token.expires_wall));
+        }
     } else if (!strcmp(o.cmd, "token")) {
         const spo_token *t;
         rc = spo_client_token(&client, &t);

@@ -4,6 +4,8 @@
 #include <mbedtls/platform_util.h>
 #include <string.h>
 
+#include "client_priv.h"
+
 static const spo_cloud CLOUDS[] = {
     { "public", "https://login.microsoftonline.com", "https://graph.microsoft.com" },
     /* GCC High (L4) and DoD (L5) share the US Government authority; Graph differs. */
@@ -121,7 +123,7 @@ static int fetch_token(spo_client *c)
 }
 
 /* The cache failing is never the run failing: one warning, then on without it. */
-static void cache_problem(spo_client *c, int rc)
+void spo_client_cache_problem(spo_client *c, int rc)
 {
     if (c->cache_warned || !c->cache_warn)
         return;
@@ -146,7 +148,7 @@ static void cached_token(spo_client *c)
     int rc = spo_cache_load(&c->cache, &id, &c->auth.token, NULL, 0, p->wall_time(p->ctx),
                             p->monotonic_ms(p->ctx));
     if (rc != SPO_CACHE_FRESH && rc != SPO_CACHE_STALE && rc != SPO_CACHE_MISS)
-        cache_problem(c, rc);
+        spo_client_cache_problem(c, rc);
 }
 
 static void cache_token(spo_client *c)
@@ -157,7 +159,7 @@ static void cache_token(spo_client *c)
     spo_cache_id id = cache_id(c);
     int rc = spo_cache_store(&c->cache, &id, &c->auth.token, NULL, 0, p->wall_time(p->ctx));
     if (rc != SPO_OK)
-        cache_problem(c, rc);
+        spo_client_cache_problem(c, rc);
 }
 
 /* Graph's token source. force (Graph answered 401 to this token) skips the cache: the cached
@@ -166,14 +168,21 @@ static int provide_token(void *ctx, int force, spo_span *out)
 {
     spo_client *c = ctx;
     const spo_port *p = c->port;
-    if (!force && !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx)))
-        cached_token(c);
-    if (force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx))) {
-        c->cache_tried = 1; /* a refused token must not come back from the cache */
-        int rc = fetch_token(c);
+    int stale = force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx));
+    if (stale && c->user) {
+        int rc = spo_client_user_token(c, force); /* delegated: cache, then the refresh token */
         if (rc != SPO_OK)
             return rc;
-        cache_token(c);
+    } else if (stale) {
+        if (!force)
+            cached_token(c);
+        if (force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx))) {
+            c->cache_tried = 1; /* a refused token must not come back from the cache */
+            int rc = fetch_token(c);
+            if (rc != SPO_OK)
+                return rc;
+            cache_token(c);
+        }
     }
     out->ptr = c->auth.token.bearer;
     out->len = SPO_BEARER_PREFIX_LEN + c->auth.token.len;
@@ -189,9 +198,11 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     const char *authority = cfg->authority_host ? cfg->authority_host : SPO_DEFAULT_AUTHORITY;
     const char *graph = cfg->graph_url ? cfg->graph_url : SPO_DEFAULT_GRAPH;
 
+    c->user = cfg->client_secret ? NULL : cfg->user;
     if ((rc = copy_setting(c->tenant, sizeof c->tenant, cfg->tenant, "tenant id", d)) ||
         (rc = copy_setting(c->client_id, sizeof c->client_id, cfg->client_id, "client id", d)) ||
-        (rc = copy_setting(c->secret, sizeof c->secret, cfg->client_secret, "client secret", d)) ||
+        (!c->user &&
+         (rc = copy_setting(c->secret, sizeof c->secret, cfg->client_secret, "client secret", d))) ||
         (rc = copy_setting(c->authority, sizeof c->authority, authority, "authority host", d)))
         return rc;
 
@@ -205,6 +216,8 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     }
     memcpy(c->scope, graph, glen);
     memcpy(c->scope + glen, "/.default", sizeof "/.default");
+    if (c->user && (rc = spo_client_user_scope(c, graph, glen, cfg->user_scope)) != SPO_OK)
+        return rc;
 
     spo_url probe;
     if (spo_url_parse(c->authority, strlen(c->authority), &probe) != SPO_OK) {
@@ -274,6 +287,8 @@ int spo_client_sites(spo_client *c, const char *search, spo_site_fn fn, void *ct
 {
     if (!c->ready)
         return SPO_E_ARG;
+    if (c->user && !search)
+        search = "*"; /* a delegated GET /sites answers an empty list; search=* lists them all */
     return spo_graph_list_sites(&c->graph, search, fn, ctx);
 }
 
@@ -286,6 +301,8 @@ void spo_client_cleanup(spo_client *c)
 {
     spo_http_conn_close(&c->http);
     spo_tls_free(&c->tls);
+    if (c->user)
+        spo_delegated_wipe(c->user); /* the refresh token kept for this run */
     /* Everything that held the secret or the token: the secret copy, the form body and token, the
      * HTTP buffers that carried them, and the JSON window. */
     mbedtls_platform_zeroize(c, sizeof *c);

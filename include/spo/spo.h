@@ -72,6 +72,13 @@ typedef struct spo_config {
      * failure: rc is what spo_cache_describe() explains); the run goes on without it. NULL: silent. */
     void (*cache_warn)(void *ctx, const char *key, int rc);
     void *cache_warn_ctx;
+    /* Delegated mode (a signed-in user, spo/auth.h's device code flow): set user to the caller's
+     * spo_delegated (it must outlive the client) and leave client_secret NULL. Tokens then come
+     * from the cache (kind SPO_CACHE_USER, so a cache is needed past spo_client_login_device()),
+     * renewed with the refresh token when stale; the rotated refresh token is stored each time. */
+    spo_delegated *user;
+    const char *user_scope;     /* delegated scope; NULL = "<Graph root>/Sites.Read.All
+                                 * offline_access" */
 } spo_config;
 
 typedef struct spo_client {
@@ -94,6 +101,8 @@ typedef struct spo_client {
     uint8_t cache_tried;        /* the cache was read once this run (later, the token in memory
                                  * is newer than any cached one) */
     uint8_t cache_warned;
+    spo_delegated *user;        /* delegated mode when set; scope then holds the delegated scope */
+    uint8_t user_loaded;        /* the user's cache entry was read this run */
     uint8_t ready;
 } spo_client;
 
@@ -106,7 +115,23 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg);
  * fresh cached token is used without any request, and a token fetched is stored. */
 int spo_client_token(spo_client *c, const spo_token **out);
 
-/* List sites (all of them, or those matching search), calling fn for each as it is parsed. */
+/* Delegated mode: sign in with the device code flow. prompt is called once with d->message (and
+ * d->user_code, d->verification_uri) to show the person; then the token endpoint is polled every
+ * d->interval seconds (+5 s after each slow_down) until the person finishes, refuses, or the code
+ * expires (d->expires_in; a 429, 5xx or network failure of a poll is retried at the next interval).
+ * On success the token and its refresh token are stored in the cache (kind SPO_CACHE_USER) and
+ * the token is current. Failures are SPO_E_AUTH with spo_client_diag()->code "authorization_declined",
+ * "expired_token", "bad_verification_code" or the service's refusal (e.g. AADSTS7000218 when the
+ * app does not allow public client flows), or a transport/parse status. The device code is
+ * zeroed in every case. SPO_E_ARG when the client is not in delegated mode. */
+int spo_client_login_device(spo_client *c, void (*prompt)(void *ctx, const spo_delegated *d),
+                            void *ctx);
+
+/* Delegated mode: why spo_client_token() failed when nobody is signed in: diag code. */
+#define SPO_LOGIN_REQUIRED "login_required"
+
+/* List sites (all of them, or those matching search), calling fn for each as it is parsed. In
+ * delegated mode a NULL search is "*": Graph's /sites lists nothing to a delegated token. */
 int spo_client_sites(spo_client *c, const char *search, spo_site_fn fn, void *ctx);
 
 /* What went wrong last, for messages. */
