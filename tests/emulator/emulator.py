@@ -26,6 +26,9 @@ import time
 import urllib.parse
 import uuid
 
+import identity
+from identity import now
+
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
 SITE_FIELDS = ("createdDateTime", "description", "id", "lastModifiedDateTime", "name", "webUrl",
@@ -119,6 +122,8 @@ CHOICES = {
     "malformed_mode": ("truncated", "invalid", "badutf8", "html", "shape", "deep", "deep-object"),
     "slow_target": ("graph", "token"), "slow_where": ("headers", "body"),
 }
+DEFAULTS.update(identity.DEFAULTS)      # certificate credentials, clock, device code, refresh tokens
+CHOICES.update(identity.CHOICES)
 
 
 def _coerce(key, value):
@@ -282,16 +287,17 @@ def dump_sites(path, n, seed, sp_host):
 
 
 # --------------------------------------------------------------------------------------------------
+# Every time the emulator shows or checks goes through identity.now() (real time + clock_offset_s)
 def now_http_date(offset=0):
-    return email.utils.formatdate(time.time() + offset, usegmt=True)
+    return email.utils.formatdate(now() + offset, usegmt=True)
 
 
 def ests_timestamp():
-    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(now()))
 
 
 def graph_date():
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now()))
 
 
 class HttpError(Exception):
@@ -437,6 +443,8 @@ class Emulator:
         self.tokens = collections.OrderedDict()   # token -> expiry (epoch)
         self.key = os.urandom(16)                  # skiptoken integrity
         self.log = False
+        self.identity = identity.Identity(self)
+        self.identity.config_changed()
         self.reset_stats()
         self.reset_faults()
 
@@ -456,6 +464,7 @@ class Emulator:
                 "faults": {}, "recent": [], "last_graph_headers": None,
                 "last_request_id": None, "retry_gaps": [], "header_page_lines": None,
             }
+            self.stats.update(identity.Identity.fresh_stats())
 
     def reset_faults(self):
         self.throttle_served = 0
@@ -591,6 +600,8 @@ class Emulator:
             sys.stderr.write("emulator: %s %s host=%s\n" % (req.method, req.target[:200], host))
         if len(segs) == 5 and segs[2:] == ["oauth2", "v2.0", "token"]:
             return self.token(conn, req, segs[1], close)
+        if len(segs) == 5 and segs[2:] == ["oauth2", "v2.0", "devicecode"]:
+            return self.identity.devicecode(conn, req, segs[1], self.token_form(req), close)
         if len(segs) == 5 and segs[2:] == ["v2.0", ".well-known", "openid-configuration"]:
             return self.oidc(conn, req, segs[1], close)
         if len(segs) >= 2 and segs[1] in ("v1.0", "beta"):
@@ -611,7 +622,7 @@ class Emulator:
         if p == "/_emulator/stats" and req.method == "GET":
             with self.lock:
                 snap = json.loads(json.dumps(self.stats))
-            snap["issued_valid_tokens"] = sum(1 for e in self.tokens.values() if e > time.time())
+            snap["issued_valid_tokens"] = sum(1 for e in self.tokens.values() if e > now())
             snap["port"] = self.port
             return self.json_reply(conn, 200, snap)
         if p == "/_emulator/config" and req.method == "GET":
@@ -631,6 +642,7 @@ class Emulator:
                 return self.json_reply(conn, 400, {"error": str(e)})
             with self.lock:
                 self.cfg.update(new)
+            self.identity.config_changed()
             self.reset_faults()
             return self.json_reply(conn, 200, self.cfg)
         if p == "/_emulator/reset" and req.method == "POST":
@@ -639,12 +651,15 @@ class Emulator:
             if payload.get("tokens"):
                 with self.lock:
                     self.tokens.clear()
+                self.identity.forget()
             return self.json_reply(conn, 200, {"reset": True})
         if p == "/_emulator/expire-tokens" and req.method == "POST":
             with self.lock:
                 for t in self.tokens:
                     self.tokens[t] = 0
             return self.json_reply(conn, 200, {"expired": len(self.tokens)})
+        if p == "/_emulator/expire-refresh-tokens" and req.method == "POST":
+            return self.json_reply(conn, 200, {"expired": self.identity.expire_refresh_tokens()})
         if p == "/_emulator/shutdown" and req.method == "POST":
             self.json_reply(conn, 200, {"shutdown": True})
             threading.Thread(target=lambda: os.kill(os.getpid(), signal.SIGTERM), daemon=True).start()
@@ -671,7 +686,7 @@ class Emulator:
             ("x-ms-clitelem", "1,0,0,,"),
             ("Set-Cookie", "fpc=A%s; expires=%s; path=/; secure; HttpOnly; SameSite=None"
              % (base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("="),
-                time.strftime("%a, %d-%b-%Y %H:%M:%S GMT", time.gmtime(time.time() + 30 * 86400)))),
+                time.strftime("%a, %d-%b-%Y %H:%M:%S GMT", time.gmtime(now() + 30 * 86400)))),
             ("Set-Cookie", "x-ms-gateway-slice=estsfd; path=/; secure; samesite=none; httponly"),
             ("Set-Cookie", "stsservicecookie=estsfd; path=/; secure; samesite=none; httponly"),
             ("Date", now_http_date(self.cfg["http_date_offset"])),
@@ -710,6 +725,19 @@ class Emulator:
                 out.add("https://%s:%d" % (n, self.port))
         return out
 
+    @staticmethod
+    def token_form(req):
+        ctype = req.header("content-type", "").split(";")[0].strip().lower()
+        form = {}
+        if ctype == "application/x-www-form-urlencoded":
+            try:
+                text = req.body.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            for k, v in parse_query(text):
+                form.setdefault(k, v)
+        return form
+
     def token(self, conn, req, tenant, close):
         cfg = self.cfg
         self.bump("token_requests")
@@ -744,15 +772,7 @@ class Emulator:
                                    "and are signing into the correct cloud. Check with your subscription "
                                    "administrator, this may happen if there are no active subscriptions for "
                                    "the tenant." % tenant, close)
-        ctype = req.header("content-type", "").split(";")[0].strip().lower()
-        form = {}
-        if ctype == "application/x-www-form-urlencoded":
-            try:
-                text = req.body.decode("utf-8")
-            except UnicodeDecodeError:
-                text = ""
-            for k, v in parse_query(text):
-                form.setdefault(k, v)
+        form = self.token_form(req)
         basic_id = basic_secret = None
         auth = req.header("authorization", "")
         if auth[:6].lower() == "basic ":
@@ -770,6 +790,8 @@ class Emulator:
         gt = form.get("grant_type", "")
         if not gt:
             return missing("grant_type")
+        if gt in identity.GRANTS:        # device code polls and refresh tokens: identity.py
+            return self.identity.token(conn, req, form, basic_id, basic_secret, close)
         if gt != "client_credentials":
             return self.ests_error(conn, req, 400, "unsupported_grant_type", 70003,
                                    "The app requested an unsupported grant type '%s'." % gt, close)
@@ -819,12 +841,16 @@ class Emulator:
             return self.ests_error(conn, req, 401, "invalid_client", 7000218,
                                    "The request body must contain the following parameter: "
                                    "'client_assertion' or 'client_secret'.", close)
-        if secret is None or not hmac.compare_digest(secret.encode(), cfg["client_secret"].encode()):
+        if "client_assertion" in form or "client_assertion_type" in form:   # certificate: identity.py
+            bad = self.identity.check_assertion(req, form, tenant, secret)
+            if bad:
+                return self.ests_error(conn, req, bad.status, bad.error, bad.code, bad.text, close)
+        elif secret is None or not hmac.compare_digest(secret.encode(), cfg["client_secret"].encode()):
             return self.ests_error(conn, req, 401, "invalid_client", 7000215,
                                    "Invalid client secret provided. Ensure the secret being sent in the "
                                    "request is the client secret value, not the client secret ID, for a "
                                    "secret added to app '%s'." % cfg["client_id"], close)
-        if cfg["secret_expired"]:
+        if cfg["secret_expired"] and secret is not None:
             return self.ests_error(conn, req, 401, "invalid_client", 7000222,
                                    "The provided client secret keys for app '%s' are expired. Visit the "
                                    "Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, "
@@ -834,7 +860,7 @@ class Emulator:
         exp = int(cfg["expires_in"])
         ttl = cfg["token_ttl"] if cfg["token_ttl"] is not None else exp
         with self.lock:
-            self.tokens[tok] = time.time() + float(ttl)
+            self.tokens[tok] = now() + float(ttl)
             while len(self.tokens) > 10000:
                 self.tokens.popitem(last=False)
             self.stats["tokens_issued"] += 1
@@ -872,15 +898,16 @@ class Emulator:
             fault["drop_where"] = cfg["drop_where"]
         return self.write(conn, 200, hdrs, data, close=close, kind="token", **fault)
 
-    def new_token(self, resource):
+    def new_token(self, resource, scp=None):
+        """A JWT-shaped opaque token; scp (a list of delegated permissions) makes it a user token."""
         n = int(self.cfg["token_len"])
         b64 = lambda b: base64.urlsafe_b64encode(b).decode().rstrip("=")
-        now = int(time.time())
+        t = int(now())
         hdr = {"typ": "JWT", "nonce": b64(os.urandom(32)), "alg": "RS256",
                "x5t": b64(os.urandom(20)), "kid": b64(os.urandom(20))}
         claims = {"aud": resource if resource.startswith("http") else "https://graph.microsoft.com",
                   "iss": "https://sts.windows.net/%s/" % self.cfg["tenant"],
-                  "iat": now, "nbf": now, "exp": now + int(self.cfg["expires_in"]),
+                  "iat": t, "nbf": t, "exp": t + int(self.cfg["expires_in"]),
                   "aio": b64(os.urandom(48)), "app_displayname": "kiosk-gateway-uploader",
                   "appid": self.cfg["client_id"], "appidacr": "1",
                   "idp": "https://sts.windows.net/%s/" % self.cfg["tenant"], "idtyp": "app",
@@ -888,6 +915,9 @@ class Emulator:
                   "roles": [] if self.cfg["no_roles"] else ["Sites.Read.All"],
                   "sub": str(uuid.uuid4()), "tenant_region_scope": "EU", "tid": self.cfg["tenant"],
                   "uti": b64(os.urandom(16)), "ver": "1.0", "xms_tcdt": 1512038400}
+        if scp is not None:
+            del claims["roles"]
+            claims.update({"idtyp": "user", "scp": " ".join(scp), "upn": "kiosk@" + self.cfg["tenant_domain"][0]})
         head = b64(json.dumps(hdr, separators=(",", ":")).encode()) + "." + \
             b64(json.dumps(claims, separators=(",", ":")).encode()) + "."
         if len(head) + 86 > n:      # too short for a JWT shape: opaque random string of length n
@@ -1009,12 +1039,15 @@ class Emulator:
             msg = ("CompactToken parsing failed with error code: 80049217" if tok.count(".") != 2 else
                    "Access token validation failure. Invalid audience.")
             return self.graph_error(conn, req, 401, "InvalidAuthenticationToken", msg, close, www)
-        if exp <= time.time():
+        if exp <= now():
             return self.graph_error(conn, req, 401, "InvalidAuthenticationToken",
                                     "Access token has expired or is not yet valid.", close, www)
-        if cfg["no_roles"]:
+        scopes = self.identity.delegated_scopes(tok)       # None: an app-only token
+        if cfg["no_roles"] or scopes == set():
             return self.graph_error(conn, req, 403, "AccessDenied",
                                     "Either scp or roles claim need to be present in the token.", close)
+        if scopes is not None and not self.identity.may_read_sites(scopes):
+            return self.graph_error(conn, req, 403, "accessDenied", "Access denied", close)
         # throttling
         throttled = False
         with self.lock:
@@ -1030,7 +1063,7 @@ class Emulator:
             return self.graph_error(conn, req, 405, "BadRequest",
                                     "Specified HTTP method is not allowed for the request target.", close)
         if req.path.rstrip("/") == "/v1.0/sites":
-            return self.sites(conn, req, close)
+            return self.sites(conn, req, close, delegated=scopes is not None)
         if req.path.startswith("/v1.0/sites/"):
             return self.graph_error(conn, req, 404, "itemNotFound", "Requested site could not be found", close)
         seg = req.path.split("/")[2] if len(req.path.split("/")) > 2 else ""
@@ -1089,7 +1122,7 @@ class Emulator:
         except (ValueError, KeyError, UnicodeDecodeError):
             return None
 
-    def sites(self, conn, req, close):
+    def sites(self, conn, req, close, delegated=False):
         cfg = self.cfg
         select, search, top, skip = None, None, None, None
         others = []
@@ -1137,6 +1170,8 @@ class Emulator:
             if len(term) >= 2 and term[0] == term[-1] == '"':
                 term = term[1:-1]
             term = term.lower()
+            if term == "*":         # treated as "everything" (an empty term matches every site)
+                term = ""
         n = int(cfg["sites"])
         seed, host = int(cfg["seed"]), cfg["sp_host"]
         items = []
@@ -1144,6 +1179,8 @@ class Emulator:
         if page in cfg["empty_page"] and start < n:
             nxt = start
             self.fault("empty_page")
+        elif term is None and delegated:
+            pass                    # delegated GET /sites without search lists nothing (as Graph does)
         elif term is None:
             end = min(n, start + size)
             items = [make_site(seed, i, host) for i in range(start, end)]
@@ -1468,6 +1505,8 @@ def build_parser():
         if key == "empty_page":
             a(flag, nargs="?", const="2", default=None, metavar="K[,K...]",
               help="page numbers answered with an empty value + nextLink (flag alone: page 2)")
+        elif isinstance(d, bool) and d:     # default true: --flag false turns it off
+            a(flag, nargs="?", const="true", default=None, metavar="true|false")
         elif isinstance(d, bool):
             a(flag, action="store_true", default=None)
         elif isinstance(d, list):
