@@ -1582,6 +1582,219 @@ def _(t):
     expect_token_requests(e, 1, "one token without a cache")
 
 
+def user_env(t, e, **over):
+    """A signed-in user's environment: no client secret, the case's own cache."""
+    over.setdefault("AZURE_CLIENT_SECRET", None)
+    return cache_env(t, e, **over)
+
+
+DEVICE_CODE_PREFIX = b"DAQABIQEAAAD"   # every device code the emulator issues starts so
+REFRESH_PREFIX = b"1.AXkA"             # and every refresh token
+
+
+def no_user_secrets(r, e):
+    no_leaks(r, e)
+    for what, p in (("device code", DEVICE_CODE_PREFIX), ("refresh token", REFRESH_PREFIX)):
+        if p in r.out or p in r.err:
+            raise Fail("a %s appears in the output" % what)
+
+
+def login(t, e, env, timeout=60):
+    r = t.spo_run(["login", "--device-code"], env, timeout=timeout)
+    no_user_secrets(r, e)
+    return r
+
+
+def expect_signed_in(t, e, env, r):
+    expect_rc0(r)
+    if b"signed in" not in r.out:
+        raise Fail("stdout does not say 'signed in': %r" % r.out)
+    if "https://microsoft.com/devicelogin" not in r.err_text or "enter the code" not in r.err_text:
+        raise Fail("the service's message is not on stderr: %r" % r.err_text)
+    expect_mode_0600(cache_file(env))
+
+
+def poll_gaps(e):
+    times = e.stats()["device_poll_times"]
+    return [round(b - a, 3) for a, b in zip(times, times[1:])]
+
+
+@case("device.login_approve_after_pending_polls")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=3)
+    env = user_env(t, e)
+    r = login(t, e, env)
+    expect_signed_in(t, e, env, r)
+    st = e.stats()
+    if st["device_code_requests"] != 1 or st["device_polls"] != 4:
+        raise Fail("expected 1 device code request and 4 polls (3 pending): %d, %d"
+                   % (st["device_code_requests"], st["device_polls"]))
+    gaps = poll_gaps(e)
+    if any(g < 0.95 for g in gaps):
+        raise Fail("polls closer than the 1 s interval: %r" % gaps)
+    if st["last_device_scope"] != e.url + "/Sites.Read.All offline_access":
+        raise Fail("device code scope: %r" % st["last_device_scope"])
+    if st["token_requests"] - st["device_polls"] != 0:
+        raise Fail("a client-credentials request was made during login")
+
+
+@case("device.login_scope_option")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0)
+    env = user_env(t, e)
+    r = t.spo_run(["login", "--device-code", "--scope", "Sites.ReadWrite.All openid"], env)
+    expect_rc0(r)
+    if e.stats()["last_device_scope"] != "%s/Sites.ReadWrite.All openid offline_access" % e.url:
+        raise Fail("device code scope: %r" % e.stats()["last_device_scope"])
+
+
+@case("device.slow_down_adds_5s")
+def _(t):
+    e = main_emu(t, device_interval=1, device_outcome="slow_down", device_pending_polls=1)
+    env = user_env(t, e)
+    r = login(t, e, env)
+    expect_signed_in(t, e, env, r)
+    gaps = poll_gaps(e)
+    # polls: slow_down, pending, tokens: both gaps after the slow_down are >= 1 + 5 s
+    if len(gaps) != 2 or any(g < 5.9 for g in gaps):
+        raise Fail("poll gaps after slow_down should be >= 6 s: %r" % gaps)
+
+
+def device_failure(t, outcome_cfg, *needles):
+    cfg = dict(device_interval=1, device_pending_polls=1)
+    cfg.update(outcome_cfg)
+    e = main_emu(t, **cfg)
+    env = user_env(t, e)
+    r = login(t, e, env)
+    expect_fail(r, *needles)
+    if b"signed in" in r.out:
+        raise Fail("stdout says signed in although the login failed")
+    if os.path.exists(cache_file(env)) and os.path.getsize(cache_file(env)) > 0:
+        with open(cache_file(env), "rb") as f:
+            if REFRESH_PREFIX in f.read():
+                raise Fail("a refresh token was cached although the login failed")
+    return e, r
+
+
+@case("device.declined")
+def _(t):
+    device_failure(t, {"device_outcome": "decline"}, "declined", "spo login --device-code")
+
+
+@case("device.expired_by_service")
+def _(t):
+    device_failure(t, {"device_outcome": "expire"}, "expired", "spo login --device-code")
+
+
+@case("device.expired_locally_stops_polling")
+def _(t):
+    e, r = device_failure(t, {"device_expires_in": 3, "device_pending_polls": 1000}, "expired")
+    if r.elapsed > 10:
+        raise Fail("spo kept polling past expires_in (%.1f s)" % r.elapsed)
+    if e.stats()["device_polls"] > 3:
+        raise Fail("%d polls within a 3 s code lifetime at a 1 s interval" % e.stats()["device_polls"])
+
+
+@case("device.bad_code")
+def _(t):
+    device_failure(t, {"device_outcome": "bad_code"}, "bad_verification_code", "spo login --device-code")
+
+
+@case("device.public_flows_disabled")
+def _(t):
+    device_failure(t, {"public_client": False}, "AADSTS7000218", "Allow public client flows",
+                   "Authentication")
+
+
+def signed_in(t, e, env):
+    expect_signed_in(t, e, env, login(t, e, env))
+
+
+@case("device.delegated_sites_use_search")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    # The emulator answers a delegated GET /sites without search= with an empty list (as Graph
+    # does): the whole listing arriving proves that spo searched.
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    no_user_secrets(r, e)
+    st = e.stats()
+    if st["token_requests"] != 1 or st["refresh_requests"] != 0:
+        raise Fail("the cached delegated token should serve: token_requests=%d refresh_requests=%d"
+                   % (st["token_requests"], st["refresh_requests"]))
+    r = t.spo_run(["sites", "--search", "team"], env)
+    expect_exact(r, t.expected(search="team"))
+    if "search=" not in (t.spo_run(["sites", "--help"], env).out.decode()):
+        raise Fail("spo sites --help does not mention the search")
+
+
+@case("device.silent_refresh_rotates")
+def _(t):
+    # expires_in 4: the delegated token is reused for 2 s, then renewed with the refresh token.
+    e = main_emu(t, device_interval=1, device_pending_polls=0, expires_in=4, refresh_single_use=True)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    login_serial = e.stats()["refresh_latest_serial"]
+    for n in (1, 2):
+        time.sleep(2.5)
+        r = t.spo_run(["sites"], env)
+        expect_exact(r, t.expected())
+        no_user_secrets(r, e)
+        if r.err:
+            raise Fail("the silent renewal wrote to stderr: %r" % r.err_text)
+        st = e.stats()
+        if st["refresh_requests"] != n:
+            raise Fail("refresh_requests=%d after %d stale runs" % (st["refresh_requests"], n))
+        # single-use refresh tokens: only the newest (rotated and stored) one works
+        if n == 1 and st["refresh_used_serial"] != login_serial:
+            raise Fail("the first renewal did not use the login's refresh token")
+        if n == 2 and st["refresh_used_serial"] != st["refresh_latest_serial"] - 1:
+            raise Fail("the second renewal did not use the rotated refresh token: used %r, latest %r"
+                       % (st["refresh_used_serial"], st["refresh_latest_serial"]))
+    r = t.spo_run(["sites"], env)   # fresh again: no request
+    expect_exact(r, t.expected())
+    if e.stats()["refresh_requests"] != 2:
+        raise Fail("the renewed token was not stored")
+
+
+@case("device.refresh_expired_700082")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0, expires_in=4)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    e.api("POST", "/_emulator/expire-refresh-tokens", {})
+    time.sleep(2.5)
+    r = t.spo_run(["sites"], env)
+    expect_fail(r, "AADSTS700082", "spo login --device-code")
+    no_user_secrets(r, e)
+    if r.out:
+        raise Fail("sites printed although the sign-in expired: %r" % r.out[:100])
+
+
+@case("device.logout_removes_cache")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    path = cache_file(env)
+    r = t.spo_run(["logout"], env)
+    expect_rc0(r)
+    if os.path.exists(path):
+        raise Fail("spo logout left %s" % path)
+    if b"removed" not in r.out or path.encode() not in r.out:
+        raise Fail("logout does not say what it removed: %r" % r.out)
+    r = t.spo_run(["logout"], env)
+    expect_rc0(r)
+    if b"no cached tokens" not in r.out:
+        raise Fail("a second logout should say there was nothing: %r" % r.out)
+    r = t.spo_run(["sites"], env)
+    expect_fail(r, "not signed in", "spo login --device-code", "AZURE_CLIENT_SECRET")
+    if e.stats()["graph_requests"] != 0:
+        raise Fail("Graph was called although nobody is signed in")
+
+
 @case("long.sites_100000", long=True)
 def _(t):
     e = main_emu(t, sites=100000)
