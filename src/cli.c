@@ -173,16 +173,18 @@ static int on_site(void *ctx, const spo_site *s)
 
 static void trace(void *ctx, const char *method, const spo_url *url, int status, uint32_t ms)
 {
-    (void)ctx;
+    int delegated = ctx != NULL; /* the token endpoint gets a device code or refresh token */
     spo_span host = url->host, target = url->target;
     char port[8] = "";
     if (url->port != 443)
         snprintf(port, sizeof port, ":%u", url->port);
     int is_token = target.len >= 6 && memcmp(target.ptr + target.len - 6, "/token", 6) == 0;
+    int is_device = target.len >= 11 && memcmp(target.ptr + target.len - 11, "/devicecode", 11) == 0;
     int v6 = memchr(host.ptr, ':', host.len) != NULL;
     fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s [%s] -> ", method, v6 ? "[" : "", (int)host.len,
             host.ptr, v6 ? "]" : "", port, (int)target.len, target.ptr,
-            is_token ? "client_secret=[redacted]" : "Authorization: Bearer [redacted]");
+            is_device ? "client_id, scope" : is_token && delegated ? "device_code/refresh_token=[redacted]"
+            : is_token ? "client_secret=[redacted]" : "Authorization: Bearer [redacted]");
     if (status >= 100)
         fprintf(stderr, "%d in %u ms\n", status, ms);
     else
@@ -297,6 +299,7 @@ int main(int argc, char **argv)
         /* Delegated: the signed-in user's tokens (a secret in the environment is not used by
          * login, which must not be confused by it). */
         o.cfg.user = &user;
+        o.cfg.trace_ctx = &user; /* trace() labels the token requests' secrets for what they are */
         o.cfg.user_scope = spo_cli_scope(scope_buf, sizeof scope_buf, o.scope, o.cfg.graph_url);
         if (o.scope && !o.cfg.user_scope)
             return usage_error("--scope / SPO_SCOPE is longer than %s", "SPO_CFG_URL_MAX");

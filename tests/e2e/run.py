@@ -1638,6 +1638,24 @@ def _(t):
         raise Fail("a client-credentials request was made during login")
 
 
+@case("device.verbose_login_and_refresh_keep_secrets")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=1, expires_in=4)
+    env = user_env(t, e)
+    r = t.spo_run(["--verbose", "login", "--device-code"], env)
+    expect_signed_in(t, e, env, r)
+    no_user_secrets(r, e)
+    if "/devicecode" not in r.err_text or "device_code/refresh_token=[redacted]" not in r.err_text:
+        raise Fail("--verbose does not show the device code requests with the secret redacted: %r"
+                   % r.err_text[-400:])
+    time.sleep(2.5)
+    r = t.spo_run(["--verbose", "sites"], env)
+    expect_exact(r, t.expected())
+    no_user_secrets(r, e)
+    if e.stats()["refresh_requests"] != 1 or "device_code/refresh_token=[redacted]" not in r.err_text:
+        raise Fail("the renewal is not shown redacted under --verbose: %r" % r.err_text[-400:])
+
+
 @case("device.login_scope_option")
 def _(t):
     e = main_emu(t, device_interval=1, device_pending_polls=0)
