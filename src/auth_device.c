@@ -351,7 +351,7 @@ int spo_auth_refresh(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn
         mbedtls_platform_zeroize(d->refresh, sizeof d->refresh);
         return SPO_E_ARG;
     }
-    size_t pos = 0, from, to;
+    size_t pos = 0, from, to = 0;
     int rc = field(d, &pos, "grant_type", "refresh_token");
     if (rc == SPO_OK)
         rc = field(d, &pos, "client_id", cfg->client_id);
@@ -360,20 +360,21 @@ int spo_auth_refresh(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn
     from = pos + sizeof "&refresh_token=" - 1;
     if (rc == SPO_OK)
         rc = field(d, &pos, "refresh_token", d->refresh); /* last: its value ends the body */
-    to = pos;
     int found = 0;
-    if (rc == SPO_OK)
+    if (rc == SPO_OK) {
+        to = pos;
         rc = token_request(d, cfg, pos, conn, r, now_ms, wall, diag, &found);
-    else
+    } else {
         say(diag, "the refresh token does not fit the request body (SPO_DELEGATED_BODY_MAX)");
-    /* The new refresh token replaces the old one; an answer without one keeps the old. */
-    if (rc == 200 && !found)
+    }
+    /* The new refresh token replaces the old one. An answer without one, or a failure (the
+     * caller may retry a 429, a 5xx or a broken connection), keeps the old one: it is still in
+     * the body, which is ours alone. */
+    if (to > from && (rc != 200 || !found))
         form_decode(d->body, from, to, d->refresh);
     mbedtls_platform_zeroize(d->body, sizeof d->body);
-    if (rc != 200) {
+    if (rc != 200)
         mbedtls_platform_zeroize(&d->token, sizeof d->token);
-        mbedtls_platform_zeroize(d->refresh, sizeof d->refresh);
-    }
     return rc == 200 ? SPO_OK : rc < 0 ? rc : SPO_E_AUTH;
 }
 

@@ -95,15 +95,17 @@ static int copy_setting(char *dst, size_t cap, const char *src, const char *what
 
 /* The token endpoint is throttled and fails like any service: the same retry policy as Graph's
  * (Retry-After, else exponential backoff with jitter; at most max_retries). A refusal (4xx other
- * than 429) is final. */
-static int fetch_token(spo_client *c)
+ * than 429) is final. In delegated mode the request is the refresh grant (into c->user). */
+int spo_client_fetch(spo_client *c)
 {
     const spo_port *p = c->port;
     uint32_t backoff = c->graph.backoff_ms;
     for (uint32_t attempt = 0;; attempt++) {
-        int rc = spo_auth_client_credentials(&c->auth, &c->auth_cfg, &c->http, &c->reader,
-                                             p->monotonic_ms(p->ctx), p->wall_time(p->ctx),
-                                             &c->diag);
+        int rc = c->user ? spo_auth_refresh(c->user, &c->auth_cfg, &c->http, &c->reader,
+                                            p->monotonic_ms(p->ctx), p->wall_time(p->ctx), &c->diag)
+                         : spo_auth_client_credentials(&c->auth, &c->auth_cfg, &c->http, &c->reader,
+                                                       p->monotonic_ms(p->ctx), p->wall_time(p->ctx),
+                                                       &c->diag);
         int st = c->diag.status;
         int again = rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
                     rc == SPO_E_NET_IO || rc == SPO_E_HTTP_TRUNCATED ||
@@ -178,7 +180,7 @@ static int provide_token(void *ctx, int force, spo_span *out)
             cached_token(c);
         if (force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx))) {
             c->cache_tried = 1; /* a refused token must not come back from the cache */
-            int rc = fetch_token(c);
+            int rc = spo_client_fetch(c);
             if (rc != SPO_OK)
                 return rc;
             cache_token(c);

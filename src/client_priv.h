@@ -4,6 +4,10 @@
 
 #include "spo/spo.h"
 
+/* One token request with retries (429, 5xx, broken connections): client credentials, or in
+ * delegated mode the refresh grant into c->user. */
+int spo_client_fetch(spo_client *c);
+
 /* The cache could not be used: warn once through the configured callback. */
 void spo_client_cache_problem(spo_client *c, int rc);
 

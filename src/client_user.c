@@ -96,8 +96,7 @@ int spo_client_user_token(spo_client *c, int force)
         say(&c->diag, SPO_LOGIN_REQUIRED, "nobody is signed in (no refresh token in the cache)");
         return SPO_E_AUTH;
     }
-    int rc = spo_auth_refresh(u, &c->auth_cfg, &c->http, &c->reader, p->monotonic_ms(p->ctx),
-                              p->wall_time(p->ctx), &c->diag);
+    int rc = spo_client_fetch(c); /* the refresh grant, retried as the token endpoint is */
     if (rc != SPO_OK)
         return rc;
     adopt(c);

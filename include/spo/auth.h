@@ -275,10 +275,10 @@ int spo_device_poll(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn 
 
 /* Renew the access token with the refresh token in d->refresh, for cfg->scope. On SPO_OK d->token
  * is new and d->refresh holds the new refresh token (the old one if, unusually, the answer had
- * none). On any failure d->token and d->refresh are zeroed (the caller's stored copy is the one to
- * keep or discard): SPO_E_ARG (no refresh token), SPO_E_AUTH (diag; AADSTS700082: the refresh
- * token expired through inactivity, sign in again), SPO_E_TOO_LONG, SPO_E_JSON_SHAPE, or a
- * transport status. */
+ * none). On failure d->token is zeroed and d->refresh still holds the old refresh token, so that
+ * the caller can retry a 429, a 5xx or a transport failure: SPO_E_ARG (no refresh token),
+ * SPO_E_AUTH (diag; AADSTS700082: the refresh token expired through inactivity, sign in again),
+ * SPO_E_TOO_LONG, SPO_E_JSON_SHAPE, or a transport status. */
 int spo_auth_refresh(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn *conn,
                      spo_json_reader *r, uint64_t now_ms, int64_t wall, spo_diag *diag);
 

@@ -1777,6 +1777,23 @@ def _(t):
         raise Fail("the renewed token was not stored")
 
 
+@case("device.refresh_throttled_once_is_retried")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0, expires_in=4)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    e.configure(device_interval=1, device_pending_polls=0, expires_in=4, token_throttle=1,
+                retry_after="1", refresh_single_use=True)
+    time.sleep(2.5)
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    no_user_secrets(r, e)
+    st = e.stats()
+    if st["token_requests"] != 2 or st["refresh_requests"] != 1:
+        raise Fail("expected a 429 then one refresh: token_requests=%d refresh_requests=%d"
+                   % (st["token_requests"], st["refresh_requests"]))
+
+
 @case("device.refresh_expired_700082")
 def _(t):
     e = main_emu(t, device_interval=1, device_pending_polls=0, expires_in=4)

@@ -419,9 +419,30 @@ static void test_refresh_expired(void **state)
     assert_string_equal(D.code, "invalid_grant");
     assert_string_equal(D.aadsts, "AADSTS700082");
     assert_null(strstr(D.message, REFRESH_OLD));
-    assert_true(all_zero(Dg.refresh, sizeof Dg.refresh));
+    assert_string_equal(Dg.refresh, REFRESH_OLD); /* the caller decides what to do with it */
     assert_true(all_zero(&Dg.token, sizeof Dg.token));
     assert_true(all_zero(Dg.body, sizeof Dg.body));
+}
+
+static void test_refresh_failures_keep_the_old_token_for_a_retry(void **state)
+{
+    (void)state;
+    spo_delegated_wipe(&Dg);
+    strcpy(Dg.refresh, "old+/=%x");
+    setup_conn(0);
+    fake_add(&F, "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 2\r\n\r\n{}", 0, 0);
+    fake_add(&F, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"refresh_token\":\"half", 1, 0);
+    fake_add(&F, http_json(200, "OK", TOKEN_OK), 0, 0);
+    assert_int_equal(refresh(), SPO_E_AUTH);
+    assert_int_equal(D.status, 503);
+    assert_int_equal(D.retry_after_ms, 2000);
+    assert_string_equal(Dg.refresh, "old+/=%x");
+    assert_true(refresh() < 0); /* cut off inside the new refresh token */
+    assert_string_equal(Dg.refresh, "old+/=%x");
+    assert_int_equal(Dg.token.len, 0);
+    assert_int_equal(refresh(), SPO_OK);
+    assert_string_equal(Dg.refresh, REFRESH_NEW);
+    assert_int_equal(fake_sent_count(&F, "&refresh_token=old%2B%2F%3D%25x"), 3);
 }
 
 static void test_refresh_needs_a_token_and_fitting_body(void **state)
@@ -438,7 +459,7 @@ static void test_refresh_needs_a_token_and_fitting_body(void **state)
     assert_non_null(strstr(D.message, "SPO_DELEGATED_BODY_MAX"));
     assert_int_equal(F.requests, 0);
     assert_true(all_zero(Dg.body, sizeof Dg.body));
-    assert_true(all_zero(Dg.refresh, sizeof Dg.refresh));
+    assert_int_equal(Dg.refresh[0], '+'); /* not sent, kept */
 }
 
 int main(void)
@@ -458,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_refresh_rotates),
         cmocka_unit_test(test_refresh_answer_without_refresh_token_keeps_old),
         cmocka_unit_test(test_refresh_expired),
+        cmocka_unit_test(test_refresh_failures_keep_the_old_token_for_a_retry),
         cmocka_unit_test(test_refresh_needs_a_token_and_fitting_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
