@@ -171,6 +171,7 @@ static int on_site(void *ctx, const spo_site *s)
 
 /* ------------------------------------------------------------------ verbose trace */
 
+/* cppcheck-suppress constParameter ; the signature is spo_http_trace_fn's */
 static void trace(void *ctx, const char *method, const spo_url *url, int status, uint32_t ms)
 {
     int delegated = ctx != NULL; /* the token endpoint gets a device code or refresh token */
