@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Local emulator of login.microsoftonline.com (client-credentials token endpoint) and
-graph.microsoft.com (/v1.0/sites) over TLS, with fault injection. Python 3 standard library only.
+"""Local emulator of login.microsoftonline.com (token endpoint: client credentials with a secret or a
+certificate assertion, device code flow, refresh tokens; those beyond secrets live in identity.py) and
+graph.microsoft.com (/v1.0/sites) over TLS, with fault injection. Python 3 standard library plus the
+openssl command (assertion signatures).
 
 One process, one port, both roles (the paths differ). Prints "READY <port>" on stdout once it listens.
 See tests/emulator/README.md for the flags and the runtime configuration API (/_emulator/...).
@@ -28,6 +30,7 @@ import uuid
 
 import identity
 from identity import now
+import drive as drive_mod
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 OIDC_SCOPES = {"openid", "profile", "offline_access", "email"}
@@ -37,6 +40,7 @@ GRAPH_CT = ("application/json;odata.metadata=minimal;odata.streaming=true;"
             "IEEE754Compatible=false;charset=utf-8")
 AGS_DIAG = ('{"ServerInfo":{"DataCenter":"West Europe","Slice":"E","Ring":"5","ScaleUnit":"003",'
             '"RoleInstance":"AM2PEPF0000C2A1"}}')
+SECRET_FIELDS = ("client_secret", "client_assertion", "device_code", "refresh_token")   # never in stats
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
 
@@ -124,6 +128,8 @@ CHOICES = {
 }
 DEFAULTS.update(identity.DEFAULTS)      # certificate credentials, clock, device code, refresh tokens
 CHOICES.update(identity.CHOICES)
+DEFAULTS.update(drive_mod.DEFAULTS)     # document libraries, uploads, downloads, lists (drive.py)
+CHOICES.update(drive_mod.CHOICES)
 
 
 def _coerce(key, value):
@@ -319,6 +325,8 @@ class Conn:
         self.sock = sock
         self.buf = b""
         self.dropped = False
+        self.body_left = 0      # bytes of a deferred (streamed) request body still on the socket
+        self.defer = None       # defer(conn, req) -> True: leave the body for the handler (drive.py)
 
     def _fill(self):
         data = self.sock.recv(65536)
@@ -375,12 +383,16 @@ class Conn:
             if len(cl) != 1 or not cl[0].isdigit():
                 raise HttpError("400")
             n = int(cl[0])
-            if n > MAX_BODY:
+            if self.defer is not None and self.defer(self, req):
+                req.body = None
+                self.body_left = n
+            elif n > MAX_BODY:
                 raise HttpError("413")
-            while len(self.buf) < n:
-                if not self._fill():
-                    raise HttpError("400")
-            req.body, self.buf = self.buf[:n], self.buf[n:]
+            else:
+                while len(self.buf) < n:
+                    if not self._fill():
+                        raise HttpError("400")
+                req.body, self.buf = self.buf[:n], self.buf[n:]
         else:
             req.body = b""
         t = req.target
@@ -445,6 +457,7 @@ class Emulator:
         self.log = False
         self.identity = identity.Identity(self)
         self.identity.config_changed()
+        self.drive = drive_mod.DriveService(self, make_site, SITE_FIELDS)
         self.reset_stats()
         self.reset_faults()
 
@@ -465,6 +478,7 @@ class Emulator:
                 "last_request_id": None, "retry_gaps": [], "header_page_lines": None,
             }
             self.stats.update(identity.Identity.fresh_stats())
+            self.stats.update(drive_mod.DriveService.fresh_stats())
 
     def reset_faults(self):
         self.throttle_served = 0
@@ -473,6 +487,8 @@ class Emulator:
         self.fired = set()
         self.resp_counter = 0
         self.throttle_sent_at = None    # monotonic time the last throttled/5xx answer was written
+        if getattr(self, "drive", None):
+            self.drive.reset_faults()
 
     def bump(self, key, sub=None, n=1):
         with self.lock:
@@ -521,6 +537,8 @@ class Emulator:
         self.bump("tls_versions", sock.version() or "?")
         self.bump("open_connections")
         conn = Conn(sock)
+        on_sp = self.drive.is_sp(sock)
+        conn.defer = lambda c, r: drive_mod.defer_body(c, r, on_sp)
         served = 0
         first_api = False
         try:
@@ -538,7 +556,9 @@ class Emulator:
                 served += 1
                 if served == 1:
                     first_api = req.path.startswith("/_emulator/")
-                keep = self.dispatch(conn, req, addr)
+                keep = self.dispatch(conn, req, addr, on_sp)
+                if conn.body_left and not (keep and drive_mod.drain(conn)):
+                    break
                 mr = int(self.cfg["max_requests_per_conn"] or 0)
                 if not keep or (mr and served >= mr):
                     break
@@ -578,11 +598,11 @@ class Emulator:
             pass
 
     # ---- routing
-    def dispatch(self, conn, req, addr):
+    def dispatch(self, conn, req, addr, on_sp=False):
         host = req.header("host", "")
         client_close = (req.header("connection", "").lower() == "close" or
                         (req.version == "HTTP/1.0" and req.header("connection", "").lower() != "keep-alive"))
-        if req.path.startswith("/_emulator/"):
+        if req.path.startswith("/_emulator/") and not on_sp:
             self.bump("api_requests")
             return self.api(conn, req, addr) and not client_close
         self.bump("http_requests")
@@ -598,6 +618,8 @@ class Emulator:
             del rec[:-200]
         if self.log:
             sys.stderr.write("emulator: %s %s host=%s\n" % (req.method, req.target[:200], host))
+        if on_sp:       # the SharePoint host: upload sessions and downloads (drive.py)
+            return self.drive.sp(conn, req, close)
         if len(segs) == 5 and segs[2:] == ["oauth2", "v2.0", "token"]:
             return self.token(conn, req, segs[1], close)
         if len(segs) == 5 and segs[2:] == ["oauth2", "v2.0", "devicecode"]:
@@ -619,11 +641,14 @@ class Emulator:
             payload = json.loads(req.body or b"{}")
         except ValueError:
             return self.json_reply(conn, 400, {"error": "body is not JSON"})
+        if p.startswith("/_emulator/drive/"):
+            return self.drive.api(conn, req, payload)
         if p == "/_emulator/stats" and req.method == "GET":
             with self.lock:
                 snap = json.loads(json.dumps(self.stats))
             snap["issued_valid_tokens"] = sum(1 for e in self.tokens.values() if e > now())
             snap["port"] = self.port
+            snap["sp_port"] = self.drive.sp_port
             return self.json_reply(conn, 200, snap)
         if p == "/_emulator/config" and req.method == "GET":
             return self.json_reply(conn, 200, self.cfg)
@@ -782,8 +807,8 @@ class Emulator:
             except (ValueError, UnicodeDecodeError):
                 pass
         with self.lock:
-            self.stats["last_token_form"] = {k: ("<redacted>" if k in ("client_secret", "client_assertion")
-                                                 else v) for k, v in form.items()}
+            self.stats["last_token_form"] = {k: ("<redacted>" if k in SECRET_FIELDS else v)
+                                             for k, v in form.items()}
         missing = lambda p: self.ests_error(
             conn, req, 400, "invalid_request", 900144,
             "The request body must contain the following parameter: '%s'." % p, close)
@@ -791,7 +816,7 @@ class Emulator:
         if not gt:
             return missing("grant_type")
         if gt in identity.GRANTS:        # device code polls and refresh tokens: identity.py
-            return self.identity.token(conn, req, form, basic_id, basic_secret, close)
+            return self.identity.token(conn, req, form, basic_id, basic_secret, close, tslow)
         if gt != "client_credentials":
             return self.ests_error(conn, req, 400, "unsupported_grant_type", 70003,
                                    "The app requested an unsupported grant type '%s'." % gt, close)
@@ -871,6 +896,12 @@ class Emulator:
             body["refresh_in"] = int(cfg["refresh_in"])
         body["access_token"] = tok
         data = json.dumps(body, separators=(",", ":")).encode()
+        return self.token_answer(conn, req, data, tok, close, tslow)
+
+    def token_answer(self, conn, req, data, tok, close, tslow):
+        """A successful token answer (any grant), with the token faults applied."""
+        cfg = self.cfg
+        exp = int(cfg["expires_in"])
         hdrs = self.ests_headers(req)
         bad = cfg["token_malformed"]
         if bad:
@@ -1046,7 +1077,7 @@ class Emulator:
         if cfg["no_roles"] or scopes == set():
             return self.graph_error(conn, req, 403, "AccessDenied",
                                     "Either scp or roles claim need to be present in the token.", close)
-        if scopes is not None and not self.identity.may_read_sites(scopes):
+        if scopes is not None and not self.identity.may_read(scopes, req.path):
             return self.graph_error(conn, req, 403, "accessDenied", "Access denied", close)
         # throttling
         throttled = False
@@ -1059,6 +1090,9 @@ class Emulator:
             with self.lock:
                 self.throttle_sent_at = time.monotonic()
             return keep
+        answered = self.drive.graph(conn, req, close)     # sites/{id}, drives, items, lists (drive.py)
+        if answered is not None:
+            return answered
         if req.method != "GET":
             return self.graph_error(conn, req, 405, "BadRequest",
                                     "Specified HTTP method is not allowed for the request target.", close)
@@ -1537,6 +1571,8 @@ def main(argv=None):
     ctx = make_ctx(args)
     servers, port = listen(args.host, args.port, emu, ctx)
     emu.port = port
+    sp_servers, emu.drive.sp_port = listen(args.host, int(cfg["sp_port"]), emu, ctx)
+    servers += sp_servers
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:
             f.write("%d\n" % port)

@@ -27,6 +27,7 @@ GRANTS = (GRANT_DEVICE, GRANT_REFRESH)
 SKEW_S = 300                    # Entra's allowance for clock skew on assertion times
 CERT_DOC = "https://learn.microsoft.com/entra/identity-platform/certificate-credentials"
 SITES_SCOPES = {"sites.read.all", "sites.readwrite.all", "sites.fullcontrol.all", "sites.manage.all"}
+FILES_SCOPES = {"files.read.all", "files.readwrite.all"}   # enough for drives and items, not for sites
 OIDC = ("openid", "profile", "email", "offline_access")
 VERIFY_URI = "https://microsoft.com/devicelogin"
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ23456789"
@@ -250,8 +251,8 @@ class Identity:
             raise Reject(401, "invalid_client", 700027,
                          "Client assertion contains an invalid signature. [Reason - The key was found, but "
                          "use of the key to verify the signature failed., Thumbprint of key used by client: "
-                         "'%s', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see "
-                         "configured keys for app Id '%s'.]"
+                         "'%s', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to "
+                         "see configured keys for app Id '%s'.]"
                          % (digest.hex().upper(), cid))
         if claims.get("iss") != cid or claims.get("sub") != cid or \
                 str(form.get("client_id", cid)).lower() != cid.lower():
@@ -410,17 +411,18 @@ class Identity:
                          "signing into the correct cloud. Check with your subscription administrator, this "
                          "may happen if there are no active subscriptions for the tenant." % tenant)
 
-    def token(self, conn, req, form, basic_id, basic_secret, close):
-        """The token endpoint for the delegated grants (device_code, refresh_token)."""
+    def token(self, conn, req, form, basic_id, basic_secret, close, tslow=None):
+        """The token endpoint for the delegated grants (device_code, refresh_token). tslow: the
+        emulator's pending slow-token fault, applied to a success answer like every token fault."""
         gt = form.get("grant_type")
         try:
             if gt == GRANT_DEVICE:
-                return self.poll(conn, req, form, basic_id, basic_secret, close)
-            return self.refresh_grant(conn, req, form, basic_id, basic_secret, close)
+                return self.poll(conn, req, form, basic_id, basic_secret, close, tslow)
+            return self.refresh_grant(conn, req, form, basic_id, basic_secret, close, tslow)
         except Reject as r:
             return self.error(conn, req, r, close)
 
-    def poll(self, conn, req, form, basic_id, basic_secret, close):
+    def poll(self, conn, req, form, basic_id, basic_secret, close, tslow):
         with self.emu.lock:
             self.emu.stats["device_polls"] += 1
             self.emu.stats["device_poll_times"].append(round(time.monotonic(), 3))
@@ -456,13 +458,14 @@ class Identity:
                              "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
             st["done"] = True
         if outcome == "decline":
-            raise Reject(400, "authorization_declined", None, "The end user denied the authorization request.")
+            raise Reject(400, "authorization_declined", None,
+                         "The end user denied the authorization request.")
         if outcome == "expire":
             raise Reject(400, "expired_token", 70020, "The provided value for the input parameter "
                          "'device_code' is not valid. This device code has expired.")
-        return self.issue(conn, req, st["perms"], st["oidc"], close)
+        return self.issue(conn, req, st["perms"], st["oidc"], close, tslow)
 
-    def refresh_grant(self, conn, req, form, basic_id, basic_secret, close):
+    def refresh_grant(self, conn, req, form, basic_id, basic_secret, close, tslow):
         self.emu.bump("refresh_requests")
         self.client_checks(form, basic_id, basic_secret, True)
         rt = form.get("refresh_token", "")
@@ -493,7 +496,7 @@ class Identity:
         with self.lock:
             if not st["superseded"]:
                 st["superseded"] = now()
-        return self.issue(conn, req, perms, oidc, close)
+        return self.issue(conn, req, perms, oidc, close, tslow)
 
     def expire_refresh_tokens(self):
         with self.lock:
@@ -501,7 +504,7 @@ class Identity:
                 st["expired"] = True
             return len(self.refresh)
 
-    def issue(self, conn, req, perms, oidc, close):
+    def issue(self, conn, req, perms, oidc, close, tslow):
         """Success answer of a delegated grant: a user access token (+ refresh/id tokens)."""
         emu, cfg = self.emu, self.cfg
         tok = emu.new_token("https://graph.microsoft.com", scp=perms)
@@ -533,7 +536,8 @@ class Identity:
             body["refresh_token"] = rt
         if "openid" in oidc:
             body["id_token"] = self.id_token()
-        return self.reply(conn, req, body, close)
+        data = json.dumps(body, separators=(",", ":")).encode()
+        return emu.token_answer(conn, req, data, tok, close, tslow)
 
     def id_token(self):
         t = int(now())
@@ -553,5 +557,8 @@ class Identity:
             return self.delegated.get(tok)
 
     @staticmethod
-    def may_read_sites(scopes):
-        return bool(scopes & SITES_SCOPES)
+    def may_read(scopes, path):
+        """Whether delegated scopes allow a Graph path: Sites.* everywhere, Files.* for drives/items."""
+        if scopes & SITES_SCOPES:
+            return True
+        return bool(scopes & FILES_SCOPES) and ("/drive" in path or "/items" in path)

@@ -11,6 +11,7 @@ assertions signed with `openssl dgst`, independently of the emulator's verifier)
 """
 import argparse
 import base64
+import calendar
 import email.utils
 import hashlib
 import http.client
@@ -440,6 +441,40 @@ def clock_token_expiry_follows_clock(t):
         t.emu.config(clock_offset_s=0)
 
 
+@check
+def clock_offset_upload_host(t):
+    # the SharePoint upload host (drive.py, second port) follows the same clock
+    f = {"grant_type": "client_credentials", "client_id": CLIENT_ID, "scope": GRAPH_SCOPE,
+         "client_secret": SECRET}
+    root = "/v1.0/sites/" + emu_mod.DEFAULTS["sp_host"]
+    day = 86400
+    t.emu.config(clock_offset_s=day)
+    try:
+        tok = expect_ok(t.emu.token(f))["access_token"]
+        st, _, data = t.emu.request("POST", root + "/drive/root:/clock-check.txt:/createUploadSession",
+                                    json.dumps({"item": {}}), {"Authorization": "Bearer " + tok,
+                                                               "Content-Type": "application/json"})
+        sess = json.loads(data)
+        if st != 200:
+            raise Fail("createUploadSession %d %r" % (st, sess))
+        exp = calendar.timegm(time.strptime(sess["expirationDateTime"][:19], "%Y-%m-%dT%H:%M:%S"))
+        if exp < time.time() + day:
+            raise Fail("expirationDateTime %s ignores the clock" % sess["expirationDateTime"])
+        u = urllib.parse.urlsplit(sess["uploadUrl"])
+        c = http.client.HTTPSConnection(u.hostname, u.port, context=t.emu.ctx, timeout=30)
+        try:
+            c.request("GET", u.path + "?" + u.query)
+            r = c.getresponse()
+            r.read()
+            date = r.getheader("Date")
+        finally:
+            c.close()
+        if r.status != 200 or abs(header_date({"date": date}) - (time.time() + day)) > 5:
+            raise Fail("upload host: %d Date %r" % (r.status, date))
+    finally:
+        t.emu.config(clock_offset_s=0)
+
+
 # ---- 3. device code flow
 def start_device(t, scope="https://graph.microsoft.com/Sites.Read.All offline_access openid profile"):
     st, hdrs, data = t.emu.request("POST", "/%s/oauth2/v2.0/devicecode" % TENANT,
@@ -498,6 +533,8 @@ def device_approve_after_pending(t):
         raise Fail("device_polls %r" % s["device_polls"])
     if body["refresh_token"] in json.dumps(s):
         raise Fail("refresh token in stats")
+    if d["device_code"] in json.dumps(s):
+        raise Fail("the device code reached the stats")
     expect_error(poll(t, d["device_code"]), 400, "bad_verification_code", None)   # redeemed
     # delegated token: /sites without search is empty, with search it finds sites
     st, _, g = t.graph(body["access_token"], "/v1.0/sites")
@@ -530,6 +567,23 @@ def device_scope_without_sites_403(t):
     st, _, g = t.graph(body["access_token"], "/v1.0/sites?search=a")
     if st != 403 or g["error"]["code"] != "accessDenied":
         raise Fail("no Sites scope: %d %r" % (st, g))
+
+
+@check
+def device_files_scope_drive_only(t):
+    # Files.* lets a delegated token into drives and items, not into the sites listing or a site
+    t.emu.config(device_pending_polls=0)
+    d = start_device(t, scope="https://graph.microsoft.com/Files.ReadWrite.All")
+    tok = expect_ok(poll(t, d["device_code"]))["access_token"]
+    t.emu.config(device_pending_polls=2)
+    root = "/v1.0/sites/" + emu_mod.DEFAULTS["sp_host"]
+    st, _, g = t.graph(tok, root + "/drive")
+    if st != 200 or "id" not in g:
+        raise Fail("drive with Files.ReadWrite.All: %d %r" % (st, g))
+    for path in (root, "/v1.0/sites?search=a"):
+        st, _, g = t.graph(tok, path)
+        if st != 403 or g["error"]["code"] != "accessDenied":
+            raise Fail("%s with Files.ReadWrite.All: %d" % (path, st))
 
 
 @check
@@ -626,8 +680,12 @@ def refresh_rotation(t):
         raise Fail("serials %r %r" % ({k: s0[k] for k in s0 if k.startswith("refresh")},
                                       {k: s1[k] for k in s1 if k.startswith("refresh")}))
     b2 = expect_ok(refresh(t, b1["refresh_token"]))
-    if t.emu.stats()["refresh_used_serial"] != s1["refresh_latest_serial"]:
+    s2 = t.emu.stats()
+    if s2["refresh_used_serial"] != s1["refresh_latest_serial"]:
         raise Fail("used serial")
+    if b1["refresh_token"] in json.dumps(s2) or b2["refresh_token"] in json.dumps(s2) or \
+            s2["last_token_form"].get("refresh_token") != "<redacted>":
+        raise Fail("a refresh token reached the stats")
     expect_ok(refresh(t, first["refresh_token"]))          # superseded: still valid (Entra default)
     st, _, g = t.graph(b2["access_token"], "/v1.0/sites?search=a&$top=2")
     if st != 200:
@@ -662,6 +720,25 @@ def refresh_expired_and_unknown(t):
     expect_ok(refresh(t, newer["refresh_token"]))
     expect_error(refresh(t, "1.AXkAbogus"), 400, "invalid_grant", 9002313)
     expect_error(refresh(t, ""), 400, "invalid_request", 900144, "'refresh_token'")
+
+
+@check
+def refresh_token_faults(t):
+    # the token faults (here: a truncated 200 answer) apply to delegated grants as well
+    first = device_tokens(t)
+    t.emu.config(token_malformed="truncated")
+    try:
+        st, _, data = t.emu.request("POST", "/%s/oauth2/v2.0/token" % TENANT, form={
+            "grant_type": "refresh_token", "client_id": CLIENT_ID, "refresh_token": first["refresh_token"]})
+        try:
+            json.loads(data)
+            raise Fail("answer not truncated")
+        except ValueError:
+            pass
+        if st != 200:
+            raise Fail("status %d" % st)
+    finally:
+        t.emu.config(token_malformed=None)
 
 
 # ---- 5. Graph with app tokens is unchanged
