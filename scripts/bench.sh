@@ -37,6 +37,8 @@ export AZURE_CLIENT_SECRET='Xq8Q~fT3.kL_9zR-eP+wN/uY=bD4mG6hJ2sV7cA1'
 unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY  # the emulator is local: never through a proxy
 export AZURE_AUTHORITY_HOST=https://localhost:$port SPO_GRAPH_URL=https://localhost:$port
 export SPO_CA_FILE=$top/$run/pki/ca.pem
+# Like the tools it is compared with, each run signs in (and nothing lands in ~/.config).
+export SPO_TOKEN_CACHE=off
 # msal validates the authority by fetching the tenant's OpenID configuration: the emulator serves it.
 
 measure() { # name command... ; best of 3 by wall time: "wall cpu rss"

@@ -20,6 +20,8 @@ export AZURE_CLIENT_SECRET='Xq8Q~fT3.kL_9zR-eP+wN/uY=bD4mG6hJ2sV7cA1'
 unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY  # the emulator is local: never through a proxy
 export AZURE_AUTHORITY_HOST=https://localhost:$port SPO_GRAPH_URL=https://localhost:$port
 export SPO_CA_FILE=$run/pki/ca.pem
+# The demo's own token cache: `spo sites` reuses the token `spo token` got; ~/.config is not touched.
+export SPO_TOKEN_CACHE=$PWD/$run/tokens
 echo "\$ spo token            (emulator on https://localhost:$port, trusting $SPO_CA_FILE)"
 build/spo token
 echo "\$ spo sites"

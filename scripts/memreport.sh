@@ -24,6 +24,8 @@ export AZURE_CLIENT_SECRET='Xq8Q~fT3.kL_9zR-eP+wN/uY=bD4mG6hJ2sV7cA1'
 unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY  # the emulator is local: never through a proxy
 export AZURE_AUTHORITY_HOST=https://localhost:$port SPO_GRAPH_URL=https://localhost:$port
 export SPO_CA_FILE=$run/pki/ca.pem SPO_MEMREPORT=1
+# Each run measured the same way, token request included (and nothing lands in ~/.config).
+export SPO_TOKEN_CACHE=off
 
 measure() { # sites
   curl -sS --cacert "$SPO_CA_FILE" -X POST -d "{\"sites\": $1}" "https://localhost:$port/_emulator/config" >/dev/null

@@ -10,11 +10,15 @@
 
 static spo_client client; /* all of spo's state: sizeof(spo_client) bytes, see `make memreport` */
 static char out_buf[512]; /* stdout's buffer: static, so stdio never mallocs one */
+static uint8_t cache_buf[SPO_CACHE_MAX]; /* the token cache's work buffer (holds no data between calls) */
+static spo_delegated user; /* delegated sign-in state (no client secret): device code, refresh token */
+static char scope_buf[SPO_CFG_URL_MAX]; /* --scope / SPO_SCOPE with bare names made full URIs */
 
 typedef struct opts {
     const char *cmd;
     const char *search;
-    int json, raw, verbose, help;
+    const char *scope;
+    int json, raw, verbose, help, device_code;
     spo_config cfg;
     const char *cloud;
     const char *cert_opt; /* --certificate: wins over AZURE_CLIENT_SECRET */
@@ -42,6 +46,9 @@ static const char USAGE[] =
     "                   add an item to a SharePoint list; prints the new item's id\n"
     "  put SITE LOCAL... REMOTE_PATH\n"
     "                   upload files to a document library, each checked (size, quickXorHash)\n"
+    "  login --device-code  sign in as a user (device code flow); later commands without\n"
+    "                   AZURE_CLIENT_SECRET act as that user, renewing the token silently\n"
+    "  logout           remove the cached tokens (and so the signed-in user)\n"
     "\n"
     "configuration (environment, Azure Identity's names; the options override):\n"
     "  AZURE_TENANT_ID       --tenant ID        Directory (tenant) ID or verified domain\n"
@@ -58,6 +65,8 @@ static const char USAGE[] =
     "    With both AZURE_CLIENT_SECRET and AZURE_CLIENT_CERTIFICATE_PATH set, the secret is used,\n"
     "    as Azure Identity's EnvironmentCredential does (one environment, one behaviour); an\n"
     "    explicit --certificate wins over the secret, like every option over the environment.\n"
+    "                                           never shows in the process list); without it,\n"
+    "                                           the user signed in with 'spo login' is used\n"
     "  AZURE_AUTHORITY_HOST  --authority URL    default https://login.microsoftonline.com\n"
     "  SPO_GRAPH_URL         --graph-url URL    default https://graph.microsoft.com\n"
     "  SPO_CLOUD             --cloud NAME       public (default), usgov, usgov-dod or china: sets\n"
@@ -72,6 +81,13 @@ static const char USAGE[] =
     "  no_proxy, NO_PROXY    hosts to reach directly: comma-separated names, each matching itself\n"
     "                        and its subdomains (a leading '.' is optional), IP addresses exactly,\n"
     "                        '*' for all; case-insensitive, ports ignored\n"
+    "  SPO_TOKEN_CACHE                          where tokens are kept between runs (0600):\n"
+    "                                           default $XDG_CONFIG_HOME/spo/tokens (else\n"
+    "                                           ~/.config/spo/tokens); an absolute path; or\n"
+    "                                           'off' to ask for a new token on every run\n"
+    "  SPO_SCOPE             --scope SCOPES     delegated scopes (login and later commands must\n"
+    "                                           agree): default Sites.Read.All; bare names are\n"
+    "                                           under the Graph URL; offline_access is added\n"
     "\n"
     "options:\n"
     "  --timeout SECONDS   connect/receive timeout (default 30)\n"
@@ -94,6 +110,9 @@ static const char USAGE_SITES[] =
     "matching TEXT. Sites are printed as they arrive: displayName<TAB>webUrl, or with --json one\n"
     "object per line: {\"id\":...,\"displayName\":...,\"webUrl\":...}, strings byte for byte as\n"
     "Graph sent them. Needs the Application permission Sites.Read.All with admin consent.\n"
+    "As a signed-in user (spo login, no AZURE_CLIENT_SECRET) the sites come from a search\n"
+    "(GET /v1.0/sites?search=*, or TEXT), because Graph lists no sites to a delegated /sites;\n"
+    "a search finds the sites the user can see, and may lag behind new sites.\n"
     "If the listing fails part-way the exit status is 1: a partial list never exits 0.\n";
 
 static const char USAGE_PUT[] =
@@ -110,6 +129,22 @@ static const char USAGE_PUT[] =
     "service's copy has the same size and quickXorHash as the local file. --if-exists: fail\n"
     "(default), replace (a new version) or rename (keep both). Needs the Application permission\n"
     "Sites.ReadWrite.All. Exit status 1 if any file failed; stderr names each.\n";
+static const char USAGE_LOGIN[] =
+    "usage: spo login --device-code [--scope SCOPES]\n"
+    "\n"
+    "Sign in as a user with the device code flow: the service's instruction (a web address and\n"
+    "a code to enter there, on any device with a browser) is printed on stderr, and spo waits\n"
+    "until the sign-in is finished, refused or expired (15 minutes). The access and refresh\n"
+    "tokens are kept in the token cache (SPO_TOKEN_CACHE); later commands run without\n"
+    "AZURE_CLIENT_SECRET use them, renewing the access token with the refresh token.\n"
+    "Default scope: <Graph URL>/Sites.Read.All offline_access. The app registration needs\n"
+    "'Allow public client flows' = Yes (Authentication page) and the delegated permission.\n";
+
+static const char USAGE_LOGOUT[] =
+    "usage: spo logout\n"
+    "\n"
+    "Remove the token cache (SPO_TOKEN_CACHE, default $XDG_CONFIG_HOME/spo/tokens): the\n"
+    "signed-in user's tokens and any cached app-only token.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -192,11 +227,13 @@ static void clock_note(void *ctx, int64_t offset_s, const char *why)
 static void trace(void *ctx, const char *method, const spo_url *url, int status, uint32_t ms)
 {
     const spo_client *c = ctx;
+    int delegated = c->user != NULL; /* the token endpoint gets a device code or refresh token */
     spo_span host = url->host, target = url->target;
     char port[8] = "";
     if (url->port != 443)
         snprintf(port, sizeof port, ":%u", url->port);
     int is_token = target.len >= 6 && memcmp(target.ptr + target.len - 6, "/token", 6) == 0;
+    int is_device = target.len >= 11 && memcmp(target.ptr + target.len - 11, "/devicecode", 11) == 0;
     int v6 = memchr(host.ptr, ':', host.len) != NULL;
     /* Pre-authenticated URLs (downloads, upload sessions) carry their credential in the query. */
     const char *ta = NULL;
@@ -206,12 +243,15 @@ static void trace(void *ctx, const char *method, const spo_url *url, int status,
     size_t cut = ta ? (size_t)(ta - target.ptr) + 9 : target.len, rest = cut;
     while (ta && rest < target.len && target.ptr[rest] != '&')
         rest++;
+    const char *cred = is_device ? "client_id, scope"
+                     : is_token && c->probing ? "no credential: asking the time"
+                     : is_token && delegated ? "device_code/refresh_token=[redacted]"
+                     : is_token && c->use_cert ? "client_assertion=[redacted]"
+                     : is_token ? "client_secret=[redacted]"
+                     : ta ? "pre-authenticated, no Authorization" : "Authorization: Bearer [redacted]";
     fprintf(stderr, "spo: %s https://%s%.*s%s%s%.*s%s%.*s [%s] -> ", method, v6 ? "[" : "",
             (int)host.len, host.ptr, v6 ? "]" : "", port, (int)cut, target.ptr,
-            ta ? "[redacted]" : "", (int)(target.len - rest), target.ptr + rest,
-            is_token ? (c->probing ? "no credential: asking the time"
-                        : c->use_cert ? "client_assertion=[redacted]" : "client_secret=[redacted]")
-            : ta ? "pre-authenticated, no Authorization" : "Authorization: Bearer [redacted]");
+            ta ? "[redacted]" : "", (int)(target.len - rest), target.ptr + rest, cred);
     if (status >= 100)
         fprintf(stderr, "%d in %u ms\n", status, ms);
     else
@@ -245,6 +285,8 @@ static int parse_args(int argc, char **argv, opts *o)
         else if (!strcmp(a, "--fragment-size") && o->cmd && !strcmp(o->cmd, "put")) TAKE(o->fragment);
         else if (!strcmp(a, "--raw") && o->cmd && !strcmp(o->cmd, "token")) o->raw = 1;
         else if (!strcmp(a, "--search") && o->cmd && !strcmp(o->cmd, "sites")) TAKE(o->search);
+        else if (!strcmp(a, "--device-code") && o->cmd && !strcmp(o->cmd, "login")) o->device_code = 1;
+        else if (!strcmp(a, "--scope")) TAKE(o->scope);
         else if (!strcmp(a, "--tenant")) TAKE(o->cfg.tenant);
         else if (!strcmp(a, "--client-id")) TAKE(o->cfg.client_id);
         else if (!strcmp(a, "--authority")) TAKE(o->cfg.authority_host);
@@ -264,7 +306,7 @@ static int parse_args(int argc, char **argv, opts *o)
         } else if (a[0] == '-' && a[1] != '\0') return usage_error("unknown option '%s'", a);
         else if (!o->cmd) {
             if (strcmp(a, "token") != 0 && strcmp(a, "sites") != 0 && strcmp(a, "put") != 0 &&
-                !spo_cli_files_cmd(a))
+                strcmp(a, "login") != 0 && strcmp(a, "logout") != 0 && !spo_cli_files_cmd(a))
                 return usage_error("unknown command '%s'", a);
             o->cmd = a;
             o->pos = argv + i + 1;
@@ -293,6 +335,8 @@ int main(int argc, char **argv)
     o.cloud = env("SPO_CLOUD");
     o.jwt_alg = env("SPO_JWT_ALG");
     spo_cli_proxy_env(&o.cfg);
+    const char *cache = env("SPO_TOKEN_CACHE");
+    o.scope = env("SPO_SCOPE");
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
@@ -315,8 +359,10 @@ int main(int argc, char **argv)
     }
     if (o.help || !o.cmd) {
         fputs(!o.cmd ? USAGE : !strcmp(o.cmd, "token") ? USAGE_TOKEN
+              : !strcmp(o.cmd, "sites") ? USAGE_SITES
               : !strcmp(o.cmd, "put") ? USAGE_PUT
-              : spo_cli_files_cmd(o.cmd) ? spo_cli_files_usage(o.cmd) : USAGE_SITES,
+              : !strcmp(o.cmd, "login") ? USAGE_LOGIN
+              : !strcmp(o.cmd, "logout") ? USAGE_LOGOUT : spo_cli_files_usage(o.cmd),
               o.cmd || o.help ? stdout : stderr);
         return o.help ? 0 : 2;
     }
@@ -369,14 +415,47 @@ int main(int argc, char **argv)
         o.cfg.trace = trace;
         o.cfg.trace_ctx = &client;
         o.cfg.clock_note = clock_note;
-        fprintf(stderr, "spo: signing in with %s%s\n", cert ? "the certificate in " : "the client secret",
-                cert ? cert : "");
         o.cfg.proxy_trace = spo_cli_proxy_trace;
     }
+    if (cache && cache[0] != '/' && strcmp(cache, "off") != 0)
+        return usage_error("SPO_TOKEN_CACHE must be an absolute path or 'off', not '%s'", cache);
+    if (!cache || cache[0] == '/') {
+        o.cfg.cache_buf = cache_buf;
+        o.cfg.cache_cap = sizeof cache_buf;
+        o.cfg.cache_key = cache;
+        o.cfg.cache_warn = spo_cli_cache_warn;
+    }
+    if (!strcmp(o.cmd, "logout"))
+        return spo_cli_logout(&o.cfg);
+    int login = !strcmp(o.cmd, "login");
+    if (login && !o.device_code)
+        return usage_error("%s needs --device-code (the only sign-in spo offers)", "spo login");
+    if (login && !o.cfg.cache_buf) {
+        fprintf(stderr, "spo: login keeps the tokens in the token cache, which SPO_TOKEN_CACHE=off "
+                        "turns off: unset it or set it to an absolute path\n");
+        return 2;
+    }
+    if (login || (!cert && (!secret || !*secret))) {
+        /* Delegated: the signed-in user's tokens (a secret in the environment is not used by
+         * login, which must not be confused by it). */
+        o.cfg.user = &user;
+        o.cfg.client_certificate_path = NULL; /* login is a public client's: no app credential */
+        o.cfg.client_certificate_password = NULL;
+        cert = NULL;
+        o.cfg.user_scope = spo_cli_scope(scope_buf, sizeof scope_buf, o.scope, o.cfg.graph_url);
+        if (o.scope && !o.cfg.user_scope)
+            return usage_error("--scope / SPO_SCOPE is longer than %s", "SPO_CFG_URL_MAX");
+    }
+
+    if (o.verbose && !login)
+        fprintf(stderr, "spo: signing in %s%s\n",
+                o.cfg.user ? "as the user signed in with 'spo login'"
+                : cert ? "with the certificate in " : "with the client secret",
+                o.cfg.user || !cert ? "" : cert);
 
     const char *missing = !o.cfg.tenant ? "AZURE_TENANT_ID (or --tenant)"
                         : !o.cfg.client_id ? "AZURE_CLIENT_ID (or --client-id)"
-                        : !cert && (!secret || !*secret)
+                        : !cert && !o.cfg.user && (!secret || !*secret)
                             ? "AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH)" : NULL;
     if (missing) {
         fprintf(stderr, "spo: %s is not set: see 'spo --help' and the README's \"Use it with your "
@@ -384,6 +463,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    o.cfg.client_secret = o.cfg.user || cert ? NULL : secret;
     rc = spo_client_init(&client, spo_port_posix(), &o.cfg);
     if (secret)
         spo_cli_wipe(secret, strlen(secret));
@@ -397,6 +477,18 @@ int main(int argc, char **argv)
     } else if (rc != SPO_OK) {
         spo_cli_explain(&client, &o.cfg, "setup", rc, 0);
         status = 1;
+    } else if (login) {
+        rc = spo_client_login_device(&client, spo_cli_prompt, NULL);
+        if (rc != SPO_OK) {
+            spo_cli_explain(&client, &o.cfg, "login", rc, 0);
+            status = 1;
+        } else {
+            char path[SPO_STORE_PATH_MAX];
+            if (spo_port_posix_store_path(cache ? cache : SPO_CACHE_KEY, path, sizeof path) < 0)
+                snprintf(path, sizeof path, "the token cache");
+            printf("signed in; tokens kept in %s (the access token expires %s, then it is renewed "
+                   "with the refresh token)\n", path, spo_cli_utc(client.auth.token.expires_wall));
+        }
     } else if (!strcmp(o.cmd, "token")) {
         const spo_token *t;
         rc = spo_client_token(&client, &t);

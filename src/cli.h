@@ -10,6 +10,18 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
 
 /* Print why the certificate file at path cannot be used (c->cert.problem) and what to do. */
 void spo_cli_explain_cert(const spo_client *c, const char *path);
+/* spo_config.cache_warn: "spo: warning: ignoring the token cache PATH: why; what to do". */
+void spo_cli_cache_warn(void *ctx, const char *key, int rc);
+
+/* Device code sign-in: show the service's message on stderr (spo_client_login_device's prompt). */
+void spo_cli_prompt(void *ctx, const spo_delegated *d);
+
+/* SCOPES with bare names ("Sites.Read.All") put under the Graph root, into buf; NULL when scope is
+ * NULL or empty, or does not fit. */
+const char *spo_cli_scope(char *buf, size_t cap, const char *scope, const char *graph);
+
+/* spo logout: delete the token cache; says what was removed. Returns the exit status. */
+int spo_cli_logout(const spo_config *cfg);
 
 /* "2026-11-28T10:00:00Z" for a wall time (static buffer). */
 const char *spo_cli_utc(int64_t t);

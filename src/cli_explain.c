@@ -31,6 +31,25 @@ const char *spo_cli_utc(int64_t t)
     return buf;
 }
 
+void spo_cli_cache_warn(void *ctx, const char *key, int rc)
+{
+    (void)ctx;
+    char path[SPO_STORE_PATH_MAX];
+    if (spo_port_posix_store_path(key, path, sizeof path) < 0) {
+        fprintf(stderr, "spo: warning: ignoring the token cache: no place for it (neither "
+                        "XDG_CONFIG_HOME nor HOME is an absolute path): set SPO_TOKEN_CACHE to an "
+                        "absolute path, or to 'off'\n");
+        return;
+    }
+    const char *todo = rc == SPO_CACHE_CORRUPT || rc == SPO_STORE_TOO_BIG ||
+                       rc == SPO_CACHE_INSECURE || rc == SPO_STORE_INSECURE
+                           ? "a new token is requested instead"
+                           : "check that the folder is writable, or set SPO_TOKEN_CACHE to "
+                             "another absolute path or to 'off'";
+    fprintf(stderr, "spo: warning: ignoring the token cache %s: %s; %s\n", path,
+            spo_cache_describe(rc), todo);
+}
+
 typedef struct remedy {
     const char *code;
     const char *text;
@@ -142,6 +161,42 @@ void spo_cli_explain_cert(const spo_client *c, const char *path)
             spo_cert_problem_text(c->cert.problem), cert_action(c->cert.problem));
 }
 
+/* Delegated sign-in (spo login, or a command run as the signed-in user): refusals that have their
+ * own remedy. Returns 1 when it printed the line. */
+static int explain_user(const spo_diag *d, const char *what, const char *host)
+{
+    const char *again = "run 'spo login --device-code' again";
+    if (!strcmp(d->code, SPO_LOGIN_REQUIRED)) {
+        fprintf(stderr, "spo: %s: not signed in and AZURE_CLIENT_SECRET is not set: run 'spo login "
+                        "--device-code' to sign in as a user, or set AZURE_CLIENT_SECRET for "
+                        "app-only access\n", what);
+    } else if (!strcmp(d->aadsts, "AADSTS700082")) {
+        fprintf(stderr, "spo: %s: the sign-in has expired (AADSTS700082: the refresh token was not "
+                        "used for too long): %s\n", what, again);
+    } else if (!strcmp(d->aadsts, "AADSTS7000218")) {
+        fprintf(stderr, "spo: %s refused by %s (AADSTS7000218): the app registration does not allow "
+                        "public client flows: in the Azure portal, App registrations > your app > "
+                        "Authentication, set \"Allow public client flows\" to Yes, then %s\n",
+                what, host, !strcmp(what, "login") ? "retry" : again);
+    } else if (!strcmp(d->code, "authorization_declined")) {
+        fprintf(stderr, "spo: %s: the sign-in was declined in the browser: %s to retry\n", what, again);
+    } else if (!strcmp(d->code, "expired_token")) {
+        fprintf(stderr, "spo: %s: the code expired before the sign-in was finished: %s and enter the "
+                        "code within the time shown\n", what, again);
+    } else if (!strcmp(d->code, "bad_verification_code")) {
+        fprintf(stderr, "spo: %s: %s did not recognise the device code (bad_verification_code): %s; "
+                        "if it persists, check AZURE_AUTHORITY_HOST and AZURE_TENANT_ID\n",
+                what, host, again);
+    } else if (!strcmp(d->code, "invalid_grant")) {
+        fprintf(stderr, "spo: %s: the stored sign-in was refused (%s: %s): %s\n", what,
+                d->aadsts[0] ? d->aadsts : "invalid_grant", d->message[0] ? d->message : "no reason given",
+                again);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *what, int rc,
                      uint64_t delivered)
 {
@@ -169,6 +224,8 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
     }
     switch (rc) {
     case SPO_E_AUTH: {
+        if (cfg->user && explain_user(d, what, host))
+            return;
         const char *r = d->aadsts[0] ? aadsts_remedy(d->aadsts) : NULL;
         if (c->clock_set && !strcmp(d->aadsts, "AADSTS700024")) {
             fprintf(stderr, "spo: sign-in refused by %s: AADSTS700024 (%s, HTTP %d): the client "
@@ -191,7 +248,10 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
                 what, partial, d->status, d->code[0] ? d->code : "-",
                 d->request_id[0] ? d->request_id : "none",
                 rc == SPO_E_THROTTLED ? "still throttled after every retry; " : "",
-                graph_remedy(d->status, d->code), d->message[0] ? ". Graph said: " : "",
+                cfg->user && d->status == 403
+                    ? "the signed-in user, or the app's delegated permissions, do not allow this: "
+                      "the app needs the *Delegated* permission Sites.Read.All (consented)"
+                    : graph_remedy(d->status, d->code), d->message[0] ? ". Graph said: " : "",
                 d->message);
         return;
     case SPO_E_TLS_VERIFY: {

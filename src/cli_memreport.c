@@ -56,18 +56,22 @@ void spo_memreport_end(const spo_client *c)
     spo_tls_pool_stats st;
     spo_tls_pool_get(&st);
     size_t put = spo_cli_put_static();
-    size_t stat = sizeof(spo_client) + 512 /* stdout buffer */ + put;
+    /* the CLI's own static buffers: stdout, the token cache's work buffer, the delegated state */
+    size_t cli = 512 + SPO_CACHE_MAX + sizeof(spo_delegated) + SPO_CFG_URL_MAX;
+    size_t stat = sizeof(spo_client) + cli + put;
     size_t stack = stack_used();
     if (put)
         fprintf(stderr, "memreport: put state %zu bytes (upload %zu)\n", put, sizeof(spo_upload));
     fprintf(stderr,
             "memreport: static %zu bytes (spo_client %zu: tls %zu, http %zu, json %zu, auth %zu, "
-            "graph %zu, certificate %zu; stdout buffer 512)\n"
+            "graph %zu, certificate %zu; CLI buffers %zu: stdout 512, token cache %d, delegated "
+            "sign-in %zu)\n"
             "memreport: mbedTLS pool peak %zu of %zu bytes (%zu failed allocations)\n"
             "memreport: stack high-water %zu bytes\n"
             "memreport: total %zu bytes\n",
             stat, sizeof(spo_client), sizeof c->tls, sizeof c->http, sizeof c->reader,
-            sizeof c->auth, sizeof c->graph, sizeof c->cert, st.peak, st.size, st.failures, stack,
+            sizeof c->auth, sizeof c->graph, sizeof c->cert, cli, SPO_CACHE_MAX,
+            sizeof(spo_delegated) + SPO_CFG_URL_MAX, st.peak, st.size, st.failures, stack,
             stat + st.peak + stack);
     fprintf(stderr, "memreport: files buffers %zu bytes (static, beside the total: spo get's "
                     "download state and temporary path, spo list-add's body and --json-file)\n",

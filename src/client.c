@@ -4,6 +4,8 @@
 #include <mbedtls/platform_util.h>
 #include <string.h>
 
+#include "client_priv.h"
+
 static const spo_cloud CLOUDS[] = {
     { "public", "https://login.microsoftonline.com", "https://graph.microsoft.com" },
     /* GCC High (L4) and DoD (L5) share the US Government authority; Graph differs. */
@@ -113,8 +115,8 @@ static int copy_setting(char *dst, size_t cap, const char *src, const char *what
 
 /* The token endpoint is throttled and fails like any service: the same retry policy as Graph's
  * (Retry-After, else exponential backoff with jitter; at most max_retries). A refusal (4xx other
- * than 429) is final. */
-static int fetch_token(spo_client *c)
+ * than 429) is final. In delegated mode the request is the refresh grant (into c->user). */
+int spo_client_fetch(spo_client *c)
 {
     const spo_port *p = c->port;
     uint32_t backoff = c->graph.backoff_ms;
@@ -137,9 +139,11 @@ static int fetch_token(spo_client *c)
         clock_from_date(c, "the device clock is before this build's date");
     }
     for (uint32_t attempt = 0;; attempt++) {
-        int rc = spo_auth_client_credentials(&c->auth, &c->auth_cfg, &c->http, &c->reader,
-                                             p->monotonic_ms(p->ctx), spo_client_wall(c),
-                                             &c->diag);
+        int rc = c->user ? spo_auth_refresh(c->user, &c->auth_cfg, &c->http, &c->reader,
+                                            p->monotonic_ms(p->ctx), spo_client_wall(c), &c->diag)
+                         : spo_auth_client_credentials(&c->auth, &c->auth_cfg, &c->http, &c->reader,
+                                                       p->monotonic_ms(p->ctx), spo_client_wall(c),
+                                                       &c->diag);
         /* The assertion's time was refused: the service's Date is the truth, once (never loop). */
         if (rc == SPO_E_AUTH && c->use_cert && !clock_retried && c->auth.date &&
             !strcmp(c->diag.aadsts, "AADSTS700024")) {
@@ -165,14 +169,66 @@ static int fetch_token(spo_client *c)
     }
 }
 
+/* The cache failing is never the run failing: one warning, then on without it. */
+void spo_client_cache_problem(spo_client *c, int rc)
+{
+    if (c->cache_warned || !c->cache_warn)
+        return;
+    c->cache_warned = 1;
+    c->cache_warn(c->cache_warn_ctx, c->cache.key, rc);
+}
+
+static spo_cache_id cache_id(const spo_client *c)
+{
+    return (spo_cache_id){ SPO_CACHE_APP, c->authority, c->tenant, c->client_id, c->scope };
+}
+
+/* A fresh token from the cache into c->auth.token, if there is one. Read once per run: afterwards
+ * the token in memory is at least as new as the cached one. */
+static void cached_token(spo_client *c)
+{
+    const spo_port *p = c->port;
+    if (!c->cache.buf || c->cache_tried)
+        return;
+    c->cache_tried = 1;
+    spo_cache_id id = cache_id(c);
+    int rc = spo_cache_load(&c->cache, &id, &c->auth.token, NULL, 0, spo_client_wall(c),
+                            p->monotonic_ms(p->ctx));
+    if (rc != SPO_CACHE_FRESH && rc != SPO_CACHE_STALE && rc != SPO_CACHE_MISS)
+        spo_client_cache_problem(c, rc);
+}
+
+static void cache_token(spo_client *c)
+{
+    if (!c->cache.buf)
+        return;
+    spo_cache_id id = cache_id(c);
+    int rc = spo_cache_store(&c->cache, &id, &c->auth.token, NULL, 0, spo_client_wall(c));
+    if (rc != SPO_OK)
+        spo_client_cache_problem(c, rc);
+}
+
+/* Graph's token source. force (Graph answered 401 to this token) skips the cache: the cached
+ * token is the one refused. */
 static int provide_token(void *ctx, int force, spo_span *out)
 {
     spo_client *c = ctx;
     const spo_port *p = c->port;
-    if (force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx))) {
-        int rc = fetch_token(c);
+    int stale = force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx));
+    if (stale && c->user) {
+        int rc = spo_client_user_token(c, force); /* delegated: cache, then the refresh token */
         if (rc != SPO_OK)
             return rc;
+    } else if (stale) {
+        if (!force)
+            cached_token(c);
+        if (force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx))) {
+            c->cache_tried = 1; /* a refused token must not come back from the cache */
+            int rc = spo_client_fetch(c);
+            if (rc != SPO_OK)
+                return rc;
+            cache_token(c);
+        }
     }
     out->ptr = c->auth.token.bearer;
     out->len = SPO_BEARER_PREFIX_LEN + c->auth.token.len;
@@ -197,9 +253,11 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
         msg_put(d, 0, "unknown JWT algorithm: use SPO_JWT_PS256 or SPO_JWT_RS256");
         return SPO_E_ARG;
     }
+    /* Delegated only without an app credential: a secret or a certificate means app-only. */
+    c->user = (cfg->client_secret && *cfg->client_secret) || use_cert ? NULL : cfg->user;
     if ((rc = copy_setting(c->tenant, sizeof c->tenant, cfg->tenant, "tenant id", d)) ||
         (rc = copy_setting(c->client_id, sizeof c->client_id, cfg->client_id, "client id", d)) ||
-        (!use_cert &&
+        (!use_cert && !c->user &&
          (rc = copy_setting(c->secret, sizeof c->secret, cfg->client_secret, "client secret", d))) ||
         (rc = copy_setting(c->authority, sizeof c->authority, authority, "authority host", d)))
         return rc;
@@ -214,6 +272,8 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     }
     memcpy(c->scope, graph, glen);
     memcpy(c->scope + glen, "/.default", sizeof "/.default");
+    if (c->user && (rc = spo_client_user_scope(c, graph, glen, cfg->user_scope)) != SPO_OK)
+        return rc;
 
     spo_url probe;
     if (spo_url_parse(c->authority, strlen(c->authority), &probe) != SPO_OK) {
@@ -223,6 +283,12 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
 
     c->auth_cfg = (spo_auth_config){ c->authority, c->tenant, c->client_id, c->secret, c->scope,
                                      NULL, 0, NULL, NULL };
+    if (cfg->cache_buf && cfg->cache_cap) {
+        c->cache = (spo_cache){ port, cfg->cache_key ? cfg->cache_key : SPO_CACHE_KEY,
+                                cfg->cache_buf, cfg->cache_cap };
+        c->cache_warn = cfg->cache_warn;
+        c->cache_warn_ctx = cfg->cache_warn_ctx;
+    }
 
     if ((rc = spo_tls_global_init(port)) != SPO_OK)
         return rc;
@@ -312,6 +378,8 @@ int spo_client_sites(spo_client *c, const char *search, spo_site_fn fn, void *ct
 {
     if (!c->ready)
         return SPO_E_ARG;
+    if (c->user && !search)
+        search = "*"; /* a delegated GET /sites answers an empty list; search=* lists them all */
     return spo_graph_list_sites(&c->graph, search, fn, ctx);
 }
 
@@ -326,6 +394,8 @@ void spo_client_cleanup(spo_client *c)
     spo_tls_free(&c->tls);
     if (c->clock_set)
         spo_tls_set_clock_offset(0);
+    if (c->user)
+        spo_delegated_wipe(c->user); /* the refresh token kept for this run */
     /* Everything that held the secret or the token: the secret copy, the certificate's key and
      * password, the form body and token, the HTTP buffers that carried them, and the JSON window. */
     mbedtls_platform_zeroize(c, sizeof *c);

@@ -218,6 +218,108 @@ int spo_cache_remove(const spo_cache *c, const spo_cache_id *id);
  * ("ignoring the token cache: <this>"). Never NULL. */
 const char *spo_cache_describe(int rc);
 
+/* ---- Delegated sign-in: the device code flow (RFC 8628) and refresh tokens ----
+ *
+ * For a device with no browser, signed in by a person elsewhere (Microsoft's "device code flow";
+ * the app registration must allow public client flows, and no client secret is sent):
+ *   1. spo_device_start(): POST {authority}/{tenant}/oauth2/v2.0/devicecode, form client_id and
+ *      scope (add "offline_access" to get a refresh token). The answer's message (or user_code
+ *      and verification_uri) is shown to the person.
+ *   2. spo_device_poll() every `interval` seconds (plus 5 s after each slow_down, as RFC 8628 3.5
+ *      says), until an outcome other than PENDING or SLOW_DOWN, or `expires_in` has passed:
+ *      POST .../token, grant_type=urn:ietf:params:oauth:grant-type:device_code, client_id,
+ *      device_code. On success the access token, the refresh token and the granted scope are kept.
+ *   3. Later, spo_auth_refresh(): POST .../token, grant_type=refresh_token, client_id,
+ *      refresh_token, scope. The service answers with a new refresh token, which replaces the old
+ *      one in d->refresh every time (the old one must then be discarded).
+ *
+ * Memory: everything in spo_delegated (17,280 bytes on x86-64 with the defaults, two thirds of it
+ * the access token, the refresh token and the body that carries one); the answer is streamed
+ * through the caller's JSON reader into fixed buffers, and a field longer than its buffer is
+ * SPO_E_TOO_LONG (diag->message names the limit), never cut. Secrets (the device code, the tokens,
+ * the refresh token) are never put in diag, and the form body that carried them is zeroed after
+ * each request. The connection is closed after each answer. */
+
+#ifndef SPO_DEVICE_CODE_MAX
+#define SPO_DEVICE_CODE_MAX 1024 /* device_code + NUL; Entra's are about 200 bytes */
+#endif
+#ifndef SPO_USER_CODE_MAX
+#define SPO_USER_CODE_MAX 32 /* user_code + NUL; Entra's are 9 characters */
+#endif
+#ifndef SPO_VERIFY_URI_MAX
+#define SPO_VERIFY_URI_MAX 256 /* verification_uri + NUL ("https://microsoft.com/devicelogin") */
+#endif
+#ifndef SPO_DEVICE_MESSAGE_MAX
+#define SPO_DEVICE_MESSAGE_MAX 1024 /* message + NUL: one localised sentence, ~150 bytes in English */
+#endif
+#ifndef SPO_GRANTED_SCOPE_MAX
+#define SPO_GRANTED_SCOPE_MAX 1024 /* the scope a delegated token was granted + NUL */
+#endif
+#ifndef SPO_DELEGATED_BODY_MAX
+#define SPO_DELEGATED_BODY_MAX (SPO_REFRESH_MAX + 1024) /* form body: the refresh token (URL-safe
+                                                         * in practice), ids and scope */
+#endif
+#define SPO_DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
+#define SPO_DEVICE_SLOW_DOWN_S 5 /* seconds added to the interval after each slow_down */
+
+typedef struct spo_delegated {
+    /* from spo_device_start() */
+    char device_code[SPO_DEVICE_CODE_MAX]; /* secret: zeroed once the flow ends */
+    char user_code[SPO_USER_CODE_MAX];
+    char verification_uri[SPO_VERIFY_URI_MAX];
+    char message[SPO_DEVICE_MESSAGE_MAX];  /* what to show the person, as the service wrote it */
+    uint32_t expires_in;                   /* seconds the device code is valid (900 if absent) */
+    uint32_t interval;                     /* seconds between polls (5 if absent) */
+    /* from a successful poll or refresh */
+    spo_token token;                       /* the delegated access token */
+    char refresh[SPO_REFRESH_MAX];         /* the refresh token now valid ("" if none) */
+    char scope[SPO_GRANTED_SCOPE_MAX];     /* the scope granted ("" if the answer had none) */
+    /* work buffers */
+    char body[SPO_DELEGATED_BODY_MAX];
+    char url[SPO_AUTH_URL_MAX];
+    char num[2][24];                       /* expires_in / interval as received */
+} spo_delegated;
+
+/* Outcomes of a poll (>= 0; negative returns are spo_status values). */
+enum spo_device_outcome {
+    SPO_DEVICE_SUCCESS = 0,  /* signed in: d->token, d->refresh, d->scope are set */
+    SPO_DEVICE_PENDING = 1,  /* authorization_pending: the person has not finished; poll again */
+    SPO_DEVICE_SLOW_DOWN = 2,/* slow_down: d->interval has been raised by SPO_DEVICE_SLOW_DOWN_S */
+    SPO_DEVICE_DECLINED = 3, /* authorization_declined: the person refused */
+    SPO_DEVICE_EXPIRED = 4,  /* expired_token: the code expired; start again */
+    SPO_DEVICE_BAD_CODE = 5  /* bad_verification_code: the service does not know the code */
+};
+
+/* Ask for a device code for cfg->client_id and cfg->scope (cfg->secret is not used). Returns SPO_OK
+ * with d's first block set; SPO_E_AUTH (the service refused: diag, e.g. AADSTS7000218 when public
+ * client flows are off, or AADSTS700016 for an unknown app); SPO_E_TOO_LONG (the scope does not
+ * fit the body, or a field is longer than its SPO_*_MAX: diag->message names it);
+ * SPO_E_JSON_SHAPE (device_code, user_code or verification_uri missing, or expires_in/interval
+ * not a number of seconds in 1..86400); or a transport status. d's results are zeroed first. */
+int spo_device_start(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn *conn,
+                     spo_json_reader *r, int64_t wall, spo_diag *diag);
+
+/* Poll once with d->device_code. Returns an spo_device_outcome; or SPO_E_AUTH for any other
+ * refusal (diag: e.g. AADSTS7000218, or a 429/5xx the caller may retry after the interval);
+ * SPO_E_TOO_LONG (a token longer than SPO_TOKEN_MAX / SPO_REFRESH_MAX, or the scope than
+ * SPO_GRANTED_SCOPE_MAX); SPO_E_JSON_SHAPE; or a transport status. On SUCCESS, DECLINED, EXPIRED
+ * and BAD_CODE the device code is zeroed (the flow is over); on a failure the token and refresh
+ * token are zeroed. now_ms and wall give the token's timing. */
+int spo_device_poll(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn *conn,
+                    spo_json_reader *r, uint64_t now_ms, int64_t wall, spo_diag *diag);
+
+/* Renew the access token with the refresh token in d->refresh, for cfg->scope. On SPO_OK d->token
+ * is new and d->refresh holds the new refresh token (the old one if, unusually, the answer had
+ * none). On failure d->token is zeroed and d->refresh still holds the old refresh token, so that
+ * the caller can retry a 429, a 5xx or a transport failure: SPO_E_ARG (no refresh token),
+ * SPO_E_AUTH (diag; AADSTS700082: the refresh token expired through inactivity, sign in again),
+ * SPO_E_TOO_LONG, SPO_E_JSON_SHAPE, or a transport status. */
+int spo_auth_refresh(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn *conn,
+                     spo_json_reader *r, uint64_t now_ms, int64_t wall, spo_diag *diag);
+
+/* Zero d entirely (device code, tokens, refresh token, body). */
+void spo_delegated_wipe(spo_delegated *d);
+
 /* ---- Certificate credentials: the client assertion ----
  *
  * Instead of client_secret, the token request may carry a JWT signed with the private key of a

@@ -104,6 +104,25 @@ typedef struct spo_config {
     const char *no_proxy;       /* hosts reached directly despite proxy (see spo_proxy_bypass);
                                  * not copied: it must outlive the client */
     spo_proxy_trace_fn proxy_trace; /* --verbose: one call per connection, with trace_ctx */
+    /* The token cache (spo/auth.h), so that a program started every minute asks the token
+     * endpoint once per token lifetime. Off when cache_buf is NULL: a program without a cache pays
+     * nothing. The buffer (SPO_CACHE_MAX bytes for any record) is the caller's, used only during
+     * a cache call and zeroed after it; it must outlive the client. */
+    uint8_t *cache_buf;
+    size_t cache_cap;
+    const char *cache_key;      /* the record: NULL = SPO_CACHE_KEY; the POSIX port also takes an
+                                 * absolute path. Not copied: it must outlive the client. */
+    /* Called at most once per client when the cache cannot be used (corrupt, insecure, storage
+     * failure: rc is what spo_cache_describe() explains); the run goes on without it. NULL: silent. */
+    void (*cache_warn)(void *ctx, const char *key, int rc);
+    void *cache_warn_ctx;
+    /* Delegated mode (a signed-in user, spo/auth.h's device code flow): set user to the caller's
+     * spo_delegated (it must outlive the client) and leave client_secret NULL. Tokens then come
+     * from the cache (kind SPO_CACHE_USER, so a cache is needed past spo_client_login_device()),
+     * renewed with the refresh token when stale; the rotated refresh token is stored each time. */
+    spo_delegated *user;
+    const char *user_scope;     /* delegated scope; NULL = "<Graph root>/Sites.Read.All
+                                 * offline_access" */
 } spo_config;
 
 typedef struct spo_client {
@@ -129,6 +148,14 @@ typedef struct spo_client {
     spo_json_reader reader;
     spo_auth auth;
     spo_graph graph;
+    spo_cache cache;            /* cache.buf NULL: no cache */
+    void (*cache_warn)(void *ctx, const char *key, int rc);
+    void *cache_warn_ctx;
+    uint8_t cache_tried;        /* the cache was read once this run (later, the token in memory
+                                 * is newer than any cached one) */
+    uint8_t cache_warned;
+    spo_delegated *user;        /* delegated mode when set; scope then holds the delegated scope */
+    uint8_t user_loaded;        /* the user's cache entry was read this run */
     uint8_t ready;
 } spo_client;
 
@@ -139,10 +166,27 @@ typedef struct spo_client {
  * spo_client_cleanup() in every case. */
 int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg);
 
-/* The current token, acquired or reused (fresh until 5 minutes before expiry). */
+/* The current token, acquired or reused (fresh until 5 minutes before expiry): with a cache, a
+ * fresh cached token is used without any request, and a token fetched is stored. */
 int spo_client_token(spo_client *c, const spo_token **out);
 
-/* List sites (all of them, or those matching search), calling fn for each as it is parsed. */
+/* Delegated mode: sign in with the device code flow. prompt is called once with d->message (and
+ * d->user_code, d->verification_uri) to show the person; then the token endpoint is polled every
+ * d->interval seconds (+5 s after each slow_down) until the person finishes, refuses, or the code
+ * expires (d->expires_in; a 429, 5xx or network failure of a poll is retried at the next interval).
+ * On success the token and its refresh token are stored in the cache (kind SPO_CACHE_USER) and
+ * the token is current. Failures are SPO_E_AUTH with spo_client_diag()->code "authorization_declined",
+ * "expired_token", "bad_verification_code" or the service's refusal (e.g. AADSTS7000218 when the
+ * app does not allow public client flows), or a transport/parse status. The device code is
+ * zeroed in every case. SPO_E_ARG when the client is not in delegated mode. */
+int spo_client_login_device(spo_client *c, void (*prompt)(void *ctx, const spo_delegated *d),
+                            void *ctx);
+
+/* Delegated mode: why spo_client_token() failed when nobody is signed in: diag code. */
+#define SPO_LOGIN_REQUIRED "login_required"
+
+/* List sites (all of them, or those matching search), calling fn for each as it is parsed. In
+ * delegated mode a NULL search is "*": Graph's /sites lists nothing to a delegated token. */
 int spo_client_sites(spo_client *c, const char *search, spo_site_fn fn, void *ctx);
 
 /* The corrected wall clock: port->wall_time() + the offset learnt from the token endpoint. */

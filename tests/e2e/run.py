@@ -144,8 +144,12 @@ class Run:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def env(self, emu, **over):
+        """A run's environment. Each call gets its own empty XDG_CONFIG_HOME, so that no token cache
+        is shared between runs: every run asks the token endpoint as before the cache existed. Cases
+        about the cache pass XDG_CONFIG_HOME (or SPO_TOKEN_CACHE) themselves to share one."""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "HOME": self.tmp, "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID,
+               "HOME": self.tmp, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="xdg-", dir=self.tmp),
+               "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID,
                "AZURE_CLIENT_SECRET": SECRET, "AZURE_AUTHORITY_HOST": emu.url, "SPO_GRAPH_URL": emu.url,
                "SPO_CA_FILE": os.path.join(self.pki, "ca.pem")}
         for k, v in over.items():
@@ -2728,6 +2732,444 @@ def _(t):
 
 
 # ---- long runs (only with --long)
+# ---- token cache and device code
+def cache_env(t, e, **over):
+    """An environment whose XDG_CONFIG_HOME is kept for the whole case: runs share one cache."""
+    if not hasattr(t, "_xdg_for"):
+        t._xdg_for = {}
+    key = id(e), t._case
+    if key not in t._xdg_for:
+        t._xdg_for[key] = tempfile.mkdtemp(prefix="xdg-cache-", dir=t.tmp)
+    over.setdefault("XDG_CONFIG_HOME", t._xdg_for[key])
+    return t.env(e, **over)
+
+
+def cache_file(env):
+    return env.get("SPO_TOKEN_CACHE") or os.path.join(env["XDG_CONFIG_HOME"], "spo", "tokens")
+
+
+def expect_token_requests(e, n, why):
+    st = e.stats()
+    if st["token_requests"] != n:
+        raise Fail("token_requests=%d, expected %d: %s" % (st["token_requests"], n, why))
+
+
+def expect_mode_0600(path):
+    if not os.path.isfile(path):
+        raise Fail("no cache file at %s" % path)
+    mode = os.stat(path).st_mode & 0o777
+    if mode != 0o600:
+        raise Fail("cache file mode %o, expected 600" % mode)
+
+
+@case("cache.five_runs_one_token_request")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    for i in range(5):
+        r = t.spo_run(["sites"], env)
+        expect_exact(r, t.expected())
+        if r.err:
+            raise Fail("run %d wrote to stderr: %r" % (i + 1, r.err_text))
+        no_leaks(r, e)
+    expect_token_requests(e, 1, "five runs within the token's lifetime share one token")
+    if e.stats()["graph_requests"] < 5:
+        raise Fail("Graph saw fewer than five listings")
+
+
+@case("cache.file_0600_holds_no_secret")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    expect_rc0(t.spo_run(["token"], env))
+    path = cache_file(env)
+    expect_mode_0600(path)
+    if os.stat(os.path.dirname(path)).st_mode & 0o077:
+        raise Fail("the cache folder is open to others")
+    with open(path, "rb") as f:
+        data = f.read()
+    if SECRET.encode() in data:
+        raise Fail("the client secret is in the cache file")
+    if e.stats()["last_token"].encode() not in data:
+        raise Fail("the cache file does not hold the issued token")
+
+
+@case("cache.token_command_reuses")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    r1 = t.spo_run(["token", "--raw"], env)
+    r2 = t.spo_run(["token", "--raw"], env)
+    expect_rc0(r1)
+    expect_rc0(r2)
+    if r1.out != r2.out or r1.out != (e.stats()["last_token"] + "\n").encode():
+        raise Fail("the second run did not print the cached token")
+    expect_token_requests(e, 1, "the second `spo token` reuses the cached token")
+
+
+@case("cache.corrupt_file_warns_and_is_rewritten")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    expect_rc0(t.spo_run(["token"], env))
+    path = cache_file(env)
+    with open(path, "r+b") as f:
+        f.seek(40)
+        b = f.read(1)
+        f.seek(40)
+        f.write(bytes([b[0] ^ 0x01]))
+    r = t.spo_run(["sites"], env)
+    expect_stdout(r, t.expected())
+    expect_rc0(r)
+    low = r.err_text.lower()
+    if "warning" not in low or path not in r.err_text or "corrupt" not in low:
+        raise Fail("no warning naming the file and saying it is corrupt: %r" % r.err_text)
+    if r.err_text.count("\n") != 1:
+        raise Fail("more than one line on stderr: %r" % r.err_text)
+    expect_token_requests(e, 2, "a corrupt cache means a new token")
+    expect_mode_0600(path)
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    if r.err:
+        raise Fail("the rewritten cache still warns: %r" % r.err_text)
+    expect_token_requests(e, 2, "the rewritten cache serves the next run")
+
+
+@case("cache.insecure_file_0644_ignored")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    expect_rc0(t.spo_run(["token"], env))
+    path = cache_file(env)
+    os.chmod(path, 0o644)
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    low = r.err_text.lower()
+    if "warning" not in low or path not in r.err_text or "closed to others" not in low:
+        raise Fail("no warning naming the file and why it is refused: %r" % r.err_text)
+    expect_token_requests(e, 2, "a token in a file others can read is not used")
+    no_leaks(r, e)
+
+
+@case("cache.spo_token_cache_path")
+def _(t):
+    e = main_emu(t)
+    path = os.path.join(t.tmp, "cache-%d" % os.getpid(), "sub", "my-tokens")
+    env = cache_env(t, e, SPO_TOKEN_CACHE=path)
+    for _ in range(2):
+        expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_mode_0600(path)
+    if os.path.exists(os.path.join(env["XDG_CONFIG_HOME"], "spo", "tokens")):
+        raise Fail("the default cache file was written although SPO_TOKEN_CACHE is set")
+    expect_token_requests(e, 1, "the cache at SPO_TOKEN_CACHE serves the second run")
+    r = t.spo_run(["sites"], cache_env(t, e, SPO_TOKEN_CACHE="relative/tokens"))
+    if r.rc != 2 or "absolute path" not in r.err_text:
+        raise Fail("a relative SPO_TOKEN_CACHE should be a usage error: %s" % r.brief())
+
+
+@case("cache.off")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e, SPO_TOKEN_CACHE="off")
+    for _ in range(2):
+        expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 2, "SPO_TOKEN_CACHE=off asks for a token on every run")
+    if os.path.exists(os.path.join(env["XDG_CONFIG_HOME"], "spo")):
+        raise Fail("SPO_TOKEN_CACHE=off still wrote a cache")
+
+
+@case("cache.expired_token_new_request")
+def _(t):
+    # expires_in 4 s: a token this short is reused for half its lifetime (2 s), then replaced.
+    e = main_emu(t, expires_in=4)
+    env = cache_env(t, e)
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 1, "the token is still fresh")
+    time.sleep(2.5)
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 2, "an expired cached token is replaced")
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 2, "the new token was stored")
+
+
+@case("cache.graph_401_bypasses_cache")
+def _(t):
+    e = main_emu(t)
+    env = cache_env(t, e)
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    e.api("POST", "/_emulator/expire-tokens", {})   # revoked early: the cached token is refused
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    expect_token_requests(e, 2, "Graph's 401 to the cached token forces a new one")
+    st = e.stats()
+    if st["graph_status"].get("401", st["graph_status"].get(401, 0)) != 1:
+        raise Fail("expected exactly one 401 from Graph: %r" % st["graph_status"])
+    expect_exact(t.spo_run(["sites"], env), t.expected())
+    expect_token_requests(e, 2, "the token fetched after the 401 was stored")
+
+
+@case("cache.path_is_a_folder_warns_once")
+def _(t):
+    # Neither readable nor writable as a record (and root-proof, unlike a read-only folder): the run
+    # succeeds without the cache and says so once, with what to do.
+    e = main_emu(t)
+    folder = tempfile.mkdtemp(prefix="notafile-", dir=t.tmp)
+    r = t.spo_run(["sites"], cache_env(t, e, SPO_TOKEN_CACHE=folder))
+    expect_exact(r, t.expected())
+    if r.err_text.count("\n") != 1 or "warning" not in r.err_text or folder not in r.err_text:
+        raise Fail("expected one warning line naming %s: %r" % (folder, r.err_text))
+    expect_token_requests(e, 1, "one token without a cache")
+
+
+def user_env(t, e, **over):
+    """A signed-in user's environment: no client secret, the case's own cache."""
+    over.setdefault("AZURE_CLIENT_SECRET", None)
+    return cache_env(t, e, **over)
+
+
+DEVICE_CODE_PREFIX = b"DAQABIQEAAAD"   # every device code the emulator issues starts so
+REFRESH_PREFIX = b"1.AXkA"             # and every refresh token
+
+
+def no_user_secrets(r, e):
+    no_leaks(r, e)
+    for what, p in (("device code", DEVICE_CODE_PREFIX), ("refresh token", REFRESH_PREFIX)):
+        if p in r.out or p in r.err:
+            raise Fail("a %s appears in the output" % what)
+
+
+def login(t, e, env, timeout=60):
+    r = t.spo_run(["login", "--device-code"], env, timeout=timeout)
+    no_user_secrets(r, e)
+    return r
+
+
+def expect_signed_in(t, e, env, r):
+    expect_rc0(r)
+    if b"signed in" not in r.out:
+        raise Fail("stdout does not say 'signed in': %r" % r.out)
+    if "https://microsoft.com/devicelogin" not in r.err_text or "enter the code" not in r.err_text:
+        raise Fail("the service's message is not on stderr: %r" % r.err_text)
+    expect_mode_0600(cache_file(env))
+
+
+def poll_gaps(e):
+    times = e.stats()["device_poll_times"]
+    return [round(b - a, 3) for a, b in zip(times, times[1:])]
+
+
+@case("device.login_approve_after_pending_polls")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=3)
+    env = user_env(t, e)
+    r = login(t, e, env)
+    expect_signed_in(t, e, env, r)
+    st = e.stats()
+    if st["device_code_requests"] != 1 or st["device_polls"] != 4:
+        raise Fail("expected 1 device code request and 4 polls (3 pending): %d, %d"
+                   % (st["device_code_requests"], st["device_polls"]))
+    gaps = poll_gaps(e)
+    if any(g < 0.95 for g in gaps):
+        raise Fail("polls closer than the 1 s interval: %r" % gaps)
+    if st["last_device_scope"] != e.url + "/Sites.Read.All offline_access":
+        raise Fail("device code scope: %r" % st["last_device_scope"])
+    if st["token_requests"] - st["device_polls"] != 0:
+        raise Fail("a client-credentials request was made during login")
+
+
+@case("device.verbose_login_and_refresh_keep_secrets")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=1, expires_in=4)
+    env = user_env(t, e)
+    r = t.spo_run(["--verbose", "login", "--device-code"], env)
+    expect_signed_in(t, e, env, r)
+    no_user_secrets(r, e)
+    if "/devicecode" not in r.err_text or "device_code/refresh_token=[redacted]" not in r.err_text:
+        raise Fail("--verbose does not show the device code requests with the secret redacted: %r"
+                   % r.err_text[-400:])
+    time.sleep(2.5)
+    r = t.spo_run(["--verbose", "sites"], env)
+    expect_exact(r, t.expected())
+    no_user_secrets(r, e)
+    if e.stats()["refresh_requests"] != 1 or "device_code/refresh_token=[redacted]" not in r.err_text:
+        raise Fail("the renewal is not shown redacted under --verbose: %r" % r.err_text[-400:])
+
+
+@case("device.login_scope_option")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0)
+    env = user_env(t, e)
+    r = t.spo_run(["login", "--device-code", "--scope", "Sites.ReadWrite.All openid"], env)
+    expect_rc0(r)
+    if e.stats()["last_device_scope"] != "%s/Sites.ReadWrite.All openid offline_access" % e.url:
+        raise Fail("device code scope: %r" % e.stats()["last_device_scope"])
+
+
+@case("device.slow_down_adds_5s")
+def _(t):
+    e = main_emu(t, device_interval=1, device_outcome="slow_down", device_pending_polls=1)
+    env = user_env(t, e)
+    r = login(t, e, env)
+    expect_signed_in(t, e, env, r)
+    gaps = poll_gaps(e)
+    # polls: slow_down, pending, tokens: both gaps after the slow_down are >= 1 + 5 s
+    if len(gaps) != 2 or any(g < 5.9 for g in gaps):
+        raise Fail("poll gaps after slow_down should be >= 6 s: %r" % gaps)
+
+
+def device_failure(t, outcome_cfg, *needles):
+    cfg = dict(device_interval=1, device_pending_polls=1)
+    cfg.update(outcome_cfg)
+    e = main_emu(t, **cfg)
+    env = user_env(t, e)
+    r = login(t, e, env)
+    expect_fail(r, *needles)
+    if b"signed in" in r.out:
+        raise Fail("stdout says signed in although the login failed")
+    if os.path.exists(cache_file(env)) and os.path.getsize(cache_file(env)) > 0:
+        with open(cache_file(env), "rb") as f:
+            if REFRESH_PREFIX in f.read():
+                raise Fail("a refresh token was cached although the login failed")
+    return e, r
+
+
+@case("device.declined")
+def _(t):
+    device_failure(t, {"device_outcome": "decline"}, "declined", "spo login --device-code")
+
+
+@case("device.expired_by_service")
+def _(t):
+    device_failure(t, {"device_outcome": "expire"}, "expired", "spo login --device-code")
+
+
+@case("device.expired_locally_stops_polling")
+def _(t):
+    e, r = device_failure(t, {"device_expires_in": 3, "device_pending_polls": 1000}, "expired")
+    if r.elapsed > 10:
+        raise Fail("spo kept polling past expires_in (%.1f s)" % r.elapsed)
+    if e.stats()["device_polls"] > 3:
+        raise Fail("%d polls within a 3 s code lifetime at a 1 s interval" % e.stats()["device_polls"])
+
+
+@case("device.bad_code")
+def _(t):
+    device_failure(t, {"device_outcome": "bad_code"}, "bad_verification_code", "spo login --device-code")
+
+
+@case("device.public_flows_disabled")
+def _(t):
+    device_failure(t, {"public_client": False}, "AADSTS7000218", "Allow public client flows",
+                   "Authentication")
+
+
+def signed_in(t, e, env):
+    expect_signed_in(t, e, env, login(t, e, env))
+
+
+@case("device.delegated_sites_use_search")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    # The emulator answers a delegated GET /sites without search= with an empty list (as Graph
+    # does): the whole listing arriving proves that spo searched.
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    no_user_secrets(r, e)
+    st = e.stats()
+    if st["token_requests"] != 1 or st["refresh_requests"] != 0:
+        raise Fail("the cached delegated token should serve: token_requests=%d refresh_requests=%d"
+                   % (st["token_requests"], st["refresh_requests"]))
+    r = t.spo_run(["sites", "--search", "team"], env)
+    expect_exact(r, t.expected(search="team"))
+    if "search=" not in (t.spo_run(["sites", "--help"], env).out.decode()):
+        raise Fail("spo sites --help does not mention the search")
+
+
+@case("device.silent_refresh_rotates")
+def _(t):
+    # expires_in 4: the delegated token is reused for 2 s, then renewed with the refresh token.
+    e = main_emu(t, device_interval=1, device_pending_polls=0, expires_in=4, refresh_single_use=True)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    login_serial = e.stats()["refresh_latest_serial"]
+    for n in (1, 2):
+        time.sleep(2.5)
+        r = t.spo_run(["sites"], env)
+        expect_exact(r, t.expected())
+        no_user_secrets(r, e)
+        if r.err:
+            raise Fail("the silent renewal wrote to stderr: %r" % r.err_text)
+        st = e.stats()
+        if st["refresh_requests"] != n:
+            raise Fail("refresh_requests=%d after %d stale runs" % (st["refresh_requests"], n))
+        # single-use refresh tokens: only the newest (rotated and stored) one works
+        if n == 1 and st["refresh_used_serial"] != login_serial:
+            raise Fail("the first renewal did not use the login's refresh token")
+        if n == 2 and st["refresh_used_serial"] != st["refresh_latest_serial"] - 1:
+            raise Fail("the second renewal did not use the rotated refresh token: used %r, latest %r"
+                       % (st["refresh_used_serial"], st["refresh_latest_serial"]))
+    r = t.spo_run(["sites"], env)   # fresh again: no request
+    expect_exact(r, t.expected())
+    if e.stats()["refresh_requests"] != 2:
+        raise Fail("the renewed token was not stored")
+
+
+@case("device.refresh_throttled_once_is_retried")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0, expires_in=4)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    e.configure(device_interval=1, device_pending_polls=0, expires_in=4, token_throttle=1,
+                retry_after="1", refresh_single_use=True)
+    time.sleep(2.5)
+    r = t.spo_run(["sites"], env)
+    expect_exact(r, t.expected())
+    no_user_secrets(r, e)
+    st = e.stats()
+    if st["token_requests"] != 2 or st["refresh_requests"] != 1:
+        raise Fail("expected a 429 then one refresh: token_requests=%d refresh_requests=%d"
+                   % (st["token_requests"], st["refresh_requests"]))
+
+
+@case("device.refresh_expired_700082")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0, expires_in=4)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    e.api("POST", "/_emulator/expire-refresh-tokens", {})
+    time.sleep(2.5)
+    r = t.spo_run(["sites"], env)
+    expect_fail(r, "AADSTS700082", "spo login --device-code")
+    no_user_secrets(r, e)
+    if r.out:
+        raise Fail("sites printed although the sign-in expired: %r" % r.out[:100])
+
+
+@case("device.logout_removes_cache")
+def _(t):
+    e = main_emu(t, device_interval=1, device_pending_polls=0)
+    env = user_env(t, e)
+    signed_in(t, e, env)
+    path = cache_file(env)
+    r = t.spo_run(["logout"], env)
+    expect_rc0(r)
+    if os.path.exists(path):
+        raise Fail("spo logout left %s" % path)
+    if b"removed" not in r.out or path.encode() not in r.out:
+        raise Fail("logout does not say what it removed: %r" % r.out)
+    r = t.spo_run(["logout"], env)
+    expect_rc0(r)
+    if b"no cached tokens" not in r.out:
+        raise Fail("a second logout should say there was nothing: %r" % r.out)
+    r = t.spo_run(["sites"], env)
+    expect_fail(r, "not signed in", "spo login --device-code", "AZURE_CLIENT_SECRET")
+    if e.stats()["graph_requests"] != 0:
+        raise Fail("Graph was called although nobody is signed in")
+
+
 @case("long.sites_100000", long=True)
 def _(t):
     e = main_emu(t, sites=100000)
@@ -2770,6 +3212,7 @@ def main():
     passed = failed = 0
     try:
         for name, fn in selected:
+            run._case = name
             try:
                 fn(run)
                 print("ok %s" % name, flush=True)

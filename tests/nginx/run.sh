@@ -134,6 +134,8 @@ export AZURE_TENANT_ID=tenant1 AZURE_CLIENT_ID=535fb089-9ff3-47b6-9bfb-4f1264799
 export AZURE_CLIENT_SECRET='Xq8Q~fT3.kL_9zR-eP+wN/uY=bD4mG6hJ2sV7cA1'
 unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY  # the emulator is local: never through a proxy
 export AZURE_AUTHORITY_HOST=$origin SPO_GRAPH_URL=$origin SPO_CA_FILE=$tmp/pki/ca.pem
+# Every run asks the token endpoint (the checks count its POSTs), and nothing lands in ~/.config.
+export SPO_TOKEN_CACHE=off
 
 log=$tmp/logs/access.log
 # Runs spo (bounded), leaving stdout, stderr and the access-log lines it caused in $tmp/run.*

@@ -375,7 +375,7 @@ static int connects_for_token_after_keepalive(const char *path)
     assert_int_equal(spo_url_parse(ping, sizeof ping - 1, &u), SPO_OK);
     fake_add(&F, answer(200, "OK", 0, "{}"), 0, 0);
     fake_add(&F, answer(200, "OK", NOW_REAL, OK), 0, 0);
-    spo_http_request req = { "GET", &u, NULL, 0, NULL, 0 };
+    spo_http_request req = { .method = "GET", .url = &u };
     spo_http_callbacks cb = { 0 };
     assert_int_equal(spo_http_conn_exchange(&C.http, &req, &cb), 200);
     assert_true(C.http.connected);
