@@ -113,7 +113,7 @@ same=1
 for k in static 'mbedTLS pool' stack; do [ "$(num put-4m1 "$k")" = "$(num put-50m "$k")" ] || same=0; done
 if [ $same = 1 ]; then echo "memreport: same peaks for uploads of 4 MiB + 1 and 50 MiB"
 else echo "memreport: UPLOAD PEAKS DIFFER with the file's size"; exit 1; fi
-grep '^files buffers' "$run/fig-get-1048576" || true
+grep "^CLI buffers" "$run/fig-100" || true
 for k in static 'mbedTLS pool' stack; do
   [ "$(num get-1048576 "$k")" = "$(num get-52428800 "$k")" ] || { echo "memreport: DOWNLOAD PEAKS DIFFER ($k)"; exit 1; }
 done

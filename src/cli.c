@@ -11,6 +11,7 @@
 static spo_client client; /* all of spo's state: sizeof(spo_client) bytes, see `make memreport` */
 static char out_buf[512]; /* stdout's buffer: static, so stdio never mallocs one */
 static uint8_t cache_buf[SPO_CACHE_MAX]; /* the token cache's work buffer (holds no data between calls) */
+static spo_cert_cred cert_cred; /* the certificate credential, when one is used (8.6 KB) */
 static spo_delegated user; /* delegated sign-in state (no client secret): device code, refresh token */
 static char scope_buf[SPO_CFG_URL_MAX]; /* --scope / SPO_SCOPE with bare names made full URIs */
 
@@ -407,6 +408,7 @@ int main(int argc, char **argv)
         cert = env("AZURE_CLIENT_CERTIFICATE_PATH");
     if (cert) {
         o.cfg.client_certificate_path = cert;
+        o.cfg.cert = &cert_cred;
         o.cfg.client_certificate_password = password;
     } else {
         o.cfg.client_secret = secret;
@@ -440,6 +442,7 @@ int main(int argc, char **argv)
          * login, which must not be confused by it). */
         o.cfg.user = &user;
         o.cfg.client_certificate_path = NULL; /* login is a public client's: no app credential */
+        o.cfg.cert = NULL;
         o.cfg.client_certificate_password = NULL;
         cert = NULL;
         o.cfg.user_scope = spo_cli_scope(scope_buf, sizeof scope_buf, o.scope, o.cfg.graph_url);
@@ -471,7 +474,7 @@ int main(int argc, char **argv)
         spo_cli_wipe(password, strlen(password));
     spo_cli_proxy_wipe_env();
     int status = 0;
-    if (rc != SPO_OK && cert && client.cert.problem != SPO_CERT_OK) {
+    if (rc != SPO_OK && cert && cert_cred.problem != SPO_CERT_OK) {
         spo_cli_explain_cert(&client, cert);
         status = 1;
     } else if (rc != SPO_OK) {
@@ -524,7 +527,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "spo: could not write the output\n");
         status = 1;
     }
-    spo_memreport_end(&client);
+    spo_memreport_end(&client, o.cmd);
     spo_client_cleanup(&client);
     return status;
 }

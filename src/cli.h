@@ -54,7 +54,7 @@ int spo_cli_explain_proxy(const spo_client *c, const spo_config *cfg, const char
 
 /* With SPO_MEMREPORT=1 in the environment: paint the stack at start, print the figures at exit. */
 void spo_memreport_begin(void);
-void spo_memreport_end(const spo_client *c);
+void spo_memreport_end(const spo_client *c, const char *cmd);
 
 /* ---- ls, mkdir, get, list-add (cli_files.c and the files it calls) */
 
@@ -112,6 +112,8 @@ typedef struct spo_cli_put_opts {
  * the exit status: 0 if every file was uploaded, 1 otherwise (stderr says which and why). */
 int spo_cli_put(spo_client *c, const spo_config *cfg, const spo_cli_put_opts *o);
 
+/* Bytes of spo put's static buffers, whether it ran or not. */
+size_t spo_cli_put_size(void);
 /* Bytes of static state spo put used (0 if it did not run), for the memory report. */
 size_t spo_cli_put_static(void);
 

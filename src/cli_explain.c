@@ -158,7 +158,8 @@ static const char *cert_action(int problem)
 void spo_cli_explain_cert(const spo_client *c, const char *path)
 {
     fprintf(stderr, "spo: cannot use the certificate file %s: %s: %s\n", path,
-            spo_cert_problem_text(c->cert.problem), cert_action(c->cert.problem));
+            spo_cert_problem_text(c->cert ? c->cert->problem : SPO_CERT_UNREADABLE),
+            cert_action(c->cert ? c->cert->problem : SPO_CERT_UNREADABLE));
 }
 
 /* Delegated sign-in (spo login, or a command run as the signed-in user): refusals that have their
@@ -217,9 +218,9 @@ void spo_cli_explain(const spo_client *c, const spo_config *cfg, const char *wha
         return;
     }
     /* Signing errors: nothing was sent. */
-    if (c->use_cert && c->cert.problem != SPO_CERT_OK) {
+    if (c->use_cert && c->cert->problem != SPO_CERT_OK) {
         fprintf(stderr, "spo: %s failed: cannot sign the client assertion: %s: %s\n", what,
-                spo_cert_problem_text(c->cert.problem), cert_action(c->cert.problem));
+                spo_cert_problem_text(c->cert->problem), cert_action(c->cert->problem));
         return;
     }
     switch (rc) {

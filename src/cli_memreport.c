@@ -48,32 +48,36 @@ __attribute__((no_sanitize("address"))) static size_t stack_used(void)
     return (size_t)(stack_top - (paint_lo + i));
 }
 
-void spo_memreport_end(const spo_client *c)
+void spo_memreport_end(const spo_client *c, const char *cmd)
 {
     if (!enabled)
         return;
-    (void)c;
     spo_tls_pool_stats st;
     spo_tls_pool_get(&st);
+    /* Static state is counted for what this command used, as a program doing the same job would
+     * hold it: the client, stdout's buffer, and the CLI buffers of the features that ran. The
+     * others sit in the binary's .bss too and are reported on their own line. */
+    int get = cmd && !strcmp(cmd, "get"), add = cmd && !strcmp(cmd, "list-add");
+    size_t cert = c->use_cert ? sizeof(spo_cert_cred) : 0;
+    size_t cache = c->cache.buf ? SPO_CACHE_MAX : 0;
+    size_t user = c->user ? sizeof(spo_delegated) + SPO_CFG_URL_MAX : 0;
     size_t put = spo_cli_put_static();
-    /* the CLI's own static buffers: stdout, the token cache's work buffer, the delegated state */
-    size_t cli = 512 + SPO_CACHE_MAX + sizeof(spo_delegated) + SPO_CFG_URL_MAX;
-    size_t stat = sizeof(spo_client) + cli + put;
+    size_t files = (get ? spo_cli_get_static() : 0) + (add ? spo_cli_list_add_static() : 0);
+    size_t stat = sizeof(spo_client) + 512 + cert + cache + user + put + files;
+    size_t all = sizeof(spo_cert_cred) + SPO_CACHE_MAX + sizeof(spo_delegated) + SPO_CFG_URL_MAX +
+                 spo_cli_put_size() + spo_cli_get_static() + spo_cli_list_add_static();
     size_t stack = stack_used();
-    if (put)
-        fprintf(stderr, "memreport: put state %zu bytes (upload %zu)\n", put, sizeof(spo_upload));
     fprintf(stderr,
             "memreport: static %zu bytes (spo_client %zu: tls %zu, http %zu, json %zu, auth %zu, "
-            "graph %zu, certificate %zu; CLI buffers %zu: stdout 512, token cache %d, delegated "
-            "sign-in %zu)\n"
+            "graph %zu; stdout buffer 512; this command's CLI buffers: certificate %zu, token "
+            "cache %zu, delegated sign-in %zu, put %zu, get/list-add %zu)\n"
             "memreport: mbedTLS pool peak %zu of %zu bytes (%zu failed allocations)\n"
             "memreport: stack high-water %zu bytes\n"
-            "memreport: total %zu bytes\n",
+            "memreport: total %zu bytes\n"
+            "memreport: CLI buffers of features this command did not use: %zu bytes (in .bss, "
+            "not in the total)\n",
             stat, sizeof(spo_client), sizeof c->tls, sizeof c->http, sizeof c->reader,
-            sizeof c->auth, sizeof c->graph, sizeof c->cert, cli, SPO_CACHE_MAX,
-            sizeof(spo_delegated) + SPO_CFG_URL_MAX, st.peak, st.size, st.failures, stack,
-            stat + st.peak + stack);
-    fprintf(stderr, "memreport: files buffers %zu bytes (static, beside the total: spo get's "
-                    "download state and temporary path, spo list-add's body and --json-file)\n",
-            spo_cli_files_static());
+            sizeof c->auth, sizeof c->graph, cert, cache, user, put, files, st.peak, st.size,
+            st.failures, stack, stat + st.peak + stack,
+            all - cert - cache - user - put - files);
 }

@@ -20,9 +20,14 @@ static spo_drive_ref drive;
 
 static int ran; /* for the memory report: this command's state was in use */
 
+size_t spo_cli_put_size(void)
+{
+    return sizeof upload + sizeof item + sizeof remote_buf + sizeof drive_path + sizeof drive;
+}
+
 size_t spo_cli_put_static(void)
 {
-    return ran ? sizeof upload + sizeof item + sizeof remote_buf + sizeof drive_path + sizeof drive : 0;
+    return ran ? spo_cli_put_size() : 0;
 }
 
 typedef struct progress {

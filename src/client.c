@@ -249,6 +249,10 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
         msg_put(d, 0, "both a client secret and a certificate are set: set only the one to use");
         return SPO_E_ARG;
     }
+    if (use_cert && !cfg->cert) {
+        msg_put(d, 0, "a certificate needs spo_config.cert (storage for the credential)");
+        return SPO_E_ARG;
+    }
     if (use_cert && cfg->jwt_alg != SPO_JWT_PS256 && cfg->jwt_alg != SPO_JWT_RS256) {
         msg_put(d, 0, "unknown JWT algorithm: use SPO_JWT_PS256 or SPO_JWT_RS256");
         return SPO_E_ARG;
@@ -298,15 +302,16 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     c->clock_note_ctx = cfg->trace_ctx;
     if (use_cert) {
         /* After spo_tls_global_init: the key is checked in mbedTLS's pool. */
-        rc = spo_cert_load_file(&c->cert, port, cfg->client_certificate_path,
+        c->cert = cfg->cert;
+        rc = spo_cert_load_file(c->cert, port, cfg->client_certificate_path,
                                 cfg->client_certificate_password);
         if (rc != SPO_OK) {
-            msg_put(d, msg_put(d, 0, "client certificate: "), spo_cert_problem_text(c->cert.problem));
+            msg_put(d, msg_put(d, 0, "client certificate: "), spo_cert_problem_text(c->cert->problem));
             return rc;
         }
         c->use_cert = 1;
         c->auth_cfg.secret = NULL;
-        c->auth_cfg.cert = &c->cert;
+        c->auth_cfg.cert = c->cert;
         c->auth_cfg.jwt_alg = cfg->jwt_alg;
         c->auth_cfg.entropy = port->entropy;
         c->auth_cfg.entropy_ctx = port->ctx;
@@ -396,6 +401,8 @@ void spo_client_cleanup(spo_client *c)
         spo_tls_set_clock_offset(0);
     if (c->user)
         spo_delegated_wipe(c->user); /* the refresh token kept for this run */
+    if (c->cert)
+        spo_cert_wipe(c->cert); /* the key and its password */
     /* Everything that held the secret or the token: the secret copy, the certificate's key and
      * password, the form body and token, the HTTP buffers that carried them, and the JSON window. */
     mbedtls_platform_zeroize(c, sizeof *c);

@@ -1,18 +1,18 @@
 /* spo — the client: one struct that holds everything (no heap), wiring port → TLS → HTTP → JSON →
  * auth and Graph together. This is the library API most programs need.
  *
- *   static spo_client c;                       // ~29 KB, all of spo's state (8.6 KB of it the
- *                                              // certificate credential, used or not)
+ *   static spo_client c;                       // ~21 KB, all of spo's state
  *   spo_config cfg = { .tenant = ..., .client_id = ..., .client_secret = ... };
- *   // or .client_certificate_path = "/etc/app/cert.pem" (+ .client_certificate_password)
+ *   // or, with a certificate: static spo_cert_cred cred;   (8.6 KB, only where it is used)
+ *   //     .client_certificate_path = "/etc/app/cert.pem", .cert = &cred (+ .client_certificate_password)
  *   if (spo_client_init(&c, spo_port_posix(), &cfg) == SPO_OK)
  *       rc = spo_client_sites(&c, NULL, on_site, NULL);
  *   spo_client_cleanup(&c);                     // closes, zeroes secret, key and token
  *
- * Memory: spo_client is static state (see `make memreport` for the split). The certificate
- * credential (spo_cert_cred, 8.6 KB: the key's PEM block and its password) lives in the struct,
- * not on the stack nor in mbedTLS's pool, so that a secret-only build pays for it in .bss only;
- * rebuild with a smaller SPO_CERT_PEM_MAX if certificates are not used.
+ * Memory: spo_client is static state (see `make memreport` for the split). What only some programs
+ * need is the caller's and passed in spo_config, so that a program without it pays nothing: the
+ * certificate credential (spo_cert_cred, 8.6 KB: the key's PEM block and its password; not on the
+ * stack nor in mbedTLS's pool), the token cache's work buffer, the delegated sign-in state.
  *
  * The clock (devices without an RTC). spo keeps an offset to the port's wall clock: corrected
  * wall = port->wall_time() + offset, and every wall-clock use goes through it: the assertion's
@@ -82,6 +82,8 @@ typedef struct spo_config {
      * password of an encrypted key (AZURE_CLIENT_CERTIFICATE_PASSWORD; copied, wipe your own). */
     const char *client_certificate_path;
     const char *client_certificate_password;
+    spo_cert_cred *cert;        /* where the credential is kept (the caller's, 8.6 KB; needed with
+                                 * client_certificate_path; wiped by spo_client_cleanup) */
     uint8_t jwt_alg;            /* spo_jwt_alg: SPO_JWT_PS256 (0, x5t#S256) or SPO_JWT_RS256 (x5t) */
     const char *authority_host; /* AZURE_AUTHORITY_HOST, NULL = SPO_DEFAULT_AUTHORITY */
     const char *graph_url;      /* SPO_GRAPH_URL, NULL = SPO_DEFAULT_GRAPH */
@@ -130,7 +132,7 @@ typedef struct spo_client {
     char tenant[SPO_ID_MAX];
     char client_id[SPO_ID_MAX];
     char secret[SPO_SECRET_MAX];
-    spo_cert_cred cert;         /* 8.6 KB; loaded only with a certificate (use_cert) */
+    spo_cert_cred *cert;        /* spo_config.cert, loaded when a certificate is used (use_cert) */
     uint8_t use_cert;
     uint8_t clock_set;          /* clock_offset came from a Date header */
     uint8_t clock_unknown;      /* the clock is unset and no Date could be had: sign-in impossible */

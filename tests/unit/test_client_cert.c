@@ -133,7 +133,9 @@ static void setup_client(int64_t device_wall, const char *path, uint8_t alg)
     spo_config cfg = { 0 };
     cfg.tenant = TENANT;
     cfg.client_id = CLIENT_ID;
+    static spo_cert_cred cred;
     cfg.client_certificate_path = path;
+    cfg.cert = &cred;
     cfg.client_secret = path ? NULL : "not-a-real-secret";
     cfg.jwt_alg = alg;
     cfg.authority_host = "https://login.example.test";
