@@ -249,6 +249,33 @@ static void test_token_request_carries_assertion(void **state)
     spo_client_cleanup(&C);
 }
 
+/* The credential's storage is the caller's: a certificate without it is refused at init, with a
+ * message, before anything is read or sent; cleanup wipes the caller's credential. */
+static void test_cert_storage_is_the_callers(void **state)
+{
+    (void)state;
+    NEED_PKI();
+    static const uint8_t dummy_ca[] = "-----BEGIN CERTIFICATE-----\n";
+    spo_config cfg = { 0 };
+    cfg.tenant = TENANT;
+    cfg.client_id = CLIENT_ID;
+    cfg.client_certificate_path = pem_path;
+    cfg.authority_host = "https://login.example.test";
+    cfg.graph_url = "https://graph.example.test";
+    cfg.ca_pem = dummy_ca;
+    cfg.ca_pem_len = sizeof dummy_ca - 1;
+    assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_E_ARG);
+    assert_non_null(strstr(spo_client_diag(&C)->message, "spo_config.cert"));
+    spo_client_cleanup(&C);
+    static spo_cert_cred cred;
+    cfg.cert = &cred;
+    assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_OK);
+    assert_int_equal(cred.loaded, 1);
+    spo_client_cleanup(&C);
+    assert_int_equal(cred.loaded, 0);
+    assert_int_equal(cred.key_len, 0);
+}
+
 static void test_rs256_option(void **state)
 {
     (void)state;
@@ -436,6 +463,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_request_carries_assertion),
+        cmocka_unit_test(test_cert_storage_is_the_callers),
         cmocka_unit_test(test_rs256_option),
         cmocka_unit_test(test_700024_corrected_once),
         cmocka_unit_test(test_second_700024_is_an_error),
