@@ -245,7 +245,7 @@ static void trace(void *ctx, const char *method, const spo_url *url, int status,
     while (ta && rest < target.len && target.ptr[rest] != '&')
         rest++;
     const char *cred = is_device ? "client_id, scope"
-                     : is_token && c->probing ? "no credential: asking the time"
+                     : c->probing ? "no credential: asking the time"
                      : is_token && delegated ? "device_code/refresh_token=[redacted]"
                      : is_token && c->use_cert ? "client_assertion=[redacted]"
                      : is_token ? "client_secret=[redacted]"

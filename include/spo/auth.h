@@ -88,11 +88,13 @@ int spo_auth_client_credentials(spo_auth *a, const spo_auth_config *cfg, spo_htt
                                 spo_json_reader *r, uint64_t now_ms, int64_t wall,
                                 spo_diag *diag);
 
-/* Ask the token endpoint for the time: the same POST without any credential (grant_type,
- * client_id, scope only), so that nothing needs a clock and nothing secret is sent. The service
- * refuses it (Entra: 401 invalid_client, AADSTS7000218) and its answer's Date header goes to
- * a->date. For a device whose clock is unset, before it signs an assertion. Returns SPO_OK when a
- * Date was read, SPO_E_AUTH (diag filled) when the answer had none, or a network/HTTP status. */
+/* Ask the identity platform for the time: GET {authority}/{tenant}/v2.0/.well-known/
+ * openid-configuration (the tenant's public OpenID metadata), whose answer's Date header goes to
+ * a->date. Nothing is signed or sent that needs a clock or a secret, and it is no sign-in attempt
+ * (a credential-less token request would be one, and show as a failure in the tenant's sign-in
+ * logs). For a device whose clock is unset, before it signs an assertion. Returns SPO_OK when a
+ * Date was read (whatever the status: an unknown tenant's 400 still carries the time), SPO_E_AUTH
+ * (diag->status set) when the answer had none, or a network/HTTP status. */
 int spo_auth_clock_probe(spo_auth *a, const spo_auth_config *cfg, spo_http_conn *conn,
                          spo_json_reader *r, spo_diag *diag);
 

@@ -20,8 +20,8 @@
  * dates and the displayed expiry. Token freshness stays on the monotonic clock. The offset is 0
  * until one of these, each at most once per token request and never in a loop:
  *   - with a certificate, the corrected wall clock is before SPO_BUILD_TIME (the build's date, set
- *     by the Makefile: it cannot be right): before signing, a credential-less request to the
- *     token endpoint (spo_auth_clock_probe) fetches the service's Date header;
+ *     by the Makefile: it cannot be right): before signing, a GET of the tenant's OpenID
+ *     metadata (spo_auth_clock_probe; no sign-in attempt) fetches the service's Date header;
  *   - with a certificate, the token endpoint answers AADSTS700024 (assertion outside its valid
  *     time): the offset is taken from that answer's Date header and the request is sent once
  *     more; a second AADSTS700024 is returned as it is (SPO_E_AUTH).

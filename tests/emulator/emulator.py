@@ -469,7 +469,7 @@ class Emulator:
                 "tls_versions": {}, "open_connections": 0, "connections_without_request": 0,
                 "api_connections": 0,
                 "http_requests": 0, "api_requests": 0, "bad_requests": 0,
-                "token_requests": 0, "tokens_issued": 0, "token_errors": {}, "last_token": None,
+                "token_requests": 0, "oidc_requests": 0, "tokens_issued": 0, "token_errors": {}, "last_token": None,
                 "last_token_form": None,
                 "graph_requests": 0, "graph_requests_by_path": {}, "graph_status": {},
                 "sites_pages_served": 0, "sites_items_served": 0,
@@ -957,6 +957,7 @@ class Emulator:
         return head + sig[:n - len(head)]
 
     def oidc(self, conn, req, tenant, close):
+        self.bump("oidc_requests")
         if not self.tenant_known(tenant) and tenant.lower() not in ("common", "organizations"):
             trace, corr, ts = str(uuid.uuid4()), str(uuid.uuid4()), ests_timestamp()
             body = json.dumps(collections.OrderedDict([

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Certificate sign-in with a wrong device clock, through the library API (tests/long/cert_clock.c),
 # against the emulator: the POSIX port's wall clock a day behind, 3 years ahead, and at 1970.
-# Each must list the sites after exactly two token requests: with the clock before the build date
-# (1970; a day behind a build from today) the first is a credential-less request for the time
-# (Date), otherwise it is an assertion refused with AADSTS700024; the second is the corrected one. The emulator serves
+# Each must list the sites after exactly two requests to the identity platform: with the clock
+# before the build date (1970; a day behind a build from today) the first is a GET of the tenant's
+# OpenID metadata for the time (Date) and then one token request, otherwise an assertion refused
+# with AADSTS700024 and then the corrected one. The emulator serves
 # pki.sh's longlived chain (valid from 2 days ago for ~5 years): spo checks TLS certificates
 # against the device clock, and the usual 365-day server certificate would rightly look expired
 # 3 years ahead.
@@ -37,7 +38,7 @@ api() { curl -sS --cacert "$SPO_CA_FILE" -X "$1" ${2:+-d "$2"} "https://localhos
 stat() { api GET "" stats | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 val() { grep "^$1 " "$2" | cut -d' ' -f2; }
 pass=0 fail=0
-PROBE="(d.get('token_errors') or {}).get('AADSTS7000218')"
+PROBE="d.get('oidc_requests')"
 REFUSED="(d.get('assertion_errors') or {}).get('AADSTS700024')"
 for c in "day_behind -86400" "years_ahead $((3 * 365 * 86400))" "epoch_1970 1970"; do
   name=${c%% *} arg=${c#* }
@@ -46,14 +47,15 @@ for c in "day_behind -86400" "years_ahead $((3 * 365 * 86400))" "epoch_1970 1970
   rc=$?
   # the first of the two token requests: a probe for the time, or an assertion refused for its time
   if [ "$(val before_build "$run/$name.out")" = 1 ]; then first=$PROBE; else first=$REFUSED; fi
-  reqs=$(stat 'd["token_requests"]') ok=$(stat 'd.get("assertions_ok")') firsts=$(stat "$first")
+  reqs=$(stat 'd["token_requests"] + (d.get("oidc_requests") or 0)') ok=$(stat 'd.get("assertions_ok")')
+  firsts=$(stat "$first")
   err=$(val wall_error "$run/$name.out")
   if [ $rc = 0 ] && [ "$(val sites "$run/$name.out")" = 25 ] && [ "$reqs" = 2 ] && [ "$ok" = 1 ] &&
      [ "$firsts" = 1 ] && [ "${err#-}" -le 2 ]; then
-    echo "ok clock.$name: 25 sites, 2 token requests, corrected by $(val clock_offset "$run/$name.out") s"
+    echo "ok clock.$name: 25 sites, 2 requests to the identity platform, corrected by $(val clock_offset "$run/$name.out") s"
     pass=$((pass + 1))
   else
-    echo "FAIL clock.$name: rc=$rc token_requests=$reqs assertions_ok=$ok first=$firsts wall_error=$err; $(tail -2 "$run/$name.err" | tr '\n' ' ')"
+    echo "FAIL clock.$name: rc=$rc identity_requests=$reqs assertions_ok=$ok first=$firsts wall_error=$err; $(tail -2 "$run/$name.err" | tr '\n' ' ')"
     fail=$((fail + 1))
   fi
 done
