@@ -131,6 +131,7 @@ class Run:
         self.emus = {}
         self.expected_cache = {}
         self.timeout_scale = 20 if args.valgrind else 1
+        self.xdg_dirs = []
 
     def emulator(self, name="main", **kw):
         if name not in self.emus:
@@ -143,12 +144,18 @@ class Run:
         if not self.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def new_xdg(self):
+        """A fresh XDG_CONFIG_HOME, remembered for this case (see xdg_dirs)."""
+        d = tempfile.mkdtemp(prefix="xdg-", dir=self.tmp)
+        self.xdg_dirs.append(d)
+        return d
+
     def env(self, emu, **over):
         """A run's environment. Each call gets its own empty XDG_CONFIG_HOME, so that no token cache
         is shared between runs: every run asks the token endpoint as before the cache existed. Cases
         about the cache pass XDG_CONFIG_HOME (or SPO_TOKEN_CACHE) themselves to share one."""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "HOME": self.tmp, "XDG_CONFIG_HOME": tempfile.mkdtemp(prefix="xdg-", dir=self.tmp),
+               "HOME": self.tmp, "XDG_CONFIG_HOME": self.new_xdg(),
                "AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT_ID,
                "AZURE_CLIENT_SECRET": SECRET, "AZURE_AUTHORITY_HOST": emu.url, "SPO_GRAPH_URL": emu.url,
                "SPO_CA_FILE": os.path.join(self.pki, "ca.pem")}
@@ -1812,7 +1819,7 @@ def _(t):
         raise Fail("tinyproxy should have seen one CONNECT localhost:%d: %r" % (e.port, px.connects()))
     px.mark()
     e.configure()
-    r = t.spo_run(["sites", "--verbose"], env)
+    r = t.spo_run(["sites", "--verbose"], t.env(e, HTTPS_PROXY=px.url()))  # its own token cache
     expect_exact(r, t.expected(100))
     got = px.connects()
     if got != ["localhost:%d" % e.port] * 2:   # the token endpoint's connection, then Graph's
@@ -2510,8 +2517,11 @@ def put_lines(e, names_paths):
 
 
 def no_upload_records(t):
-    d = os.path.join(t.tmp, ".config", "spo")
-    left = [n for n in (os.listdir(d) if os.path.isdir(d) else []) if n.startswith("upload-")]
+    """No resume record left in any configuration folder of this case's runs."""
+    left = []
+    for x in t.xdg_dirs + [os.path.join(t.tmp, ".config")]:
+        d = os.path.join(x, "spo")
+        left += [n for n in (os.listdir(d) if os.path.isdir(d) else []) if n.startswith("upload-")]
     if left:
         raise Fail("upload records left behind: %s" % left)
 
@@ -2569,7 +2579,7 @@ def _(t):
     proc.stderr.close()
     if not killed:
         raise Fail("spo finished (rc %s) before it could be killed" % proc.returncode)
-    recdir = os.path.join(t.tmp, ".config", "spo")
+    recdir = os.path.join(env["XDG_CONFIG_HOME"], "spo")
     recs = [n for n in os.listdir(recdir) if n.startswith("upload-")] if os.path.isdir(recdir) else []
     if len(recs) != 1 or os.stat(os.path.join(recdir, recs[0])).st_mode & 0o777 != 0o600:
         raise Fail("expected one 0600 upload record after the kill, found %s" % recs)
@@ -3212,6 +3222,7 @@ def main():
     passed = failed = 0
     try:
         for name, fn in selected:
+            run.xdg_dirs = []   # the configuration folders this case's runs used
             run._case = name
             try:
                 fn(run)
