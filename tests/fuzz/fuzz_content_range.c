@@ -15,8 +15,8 @@
  * only the span (the value is copied to a buffer of exactly its length: ASan sees a read past it).
  *
  * The other range parser, the upload session's nextExpectedRanges ("START-" / "START-END"), is a
- * static callback of src/upload.c (a_range) reachable only through spo_upload_file; it is not
- * fuzzed here. */
+ * static callback of src/upload.c (a_range) reachable only through spo_upload_file: the drive
+ * target drives it there (a resumed session's status, the fragments' 202 answers). */
 #include "fuzz.h"
 #include "spo/http.h"
 
