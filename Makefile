@@ -173,8 +173,10 @@ FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 BF := build/fuzz
 FUZZ_CFLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
 	$(CFLAGS_SPO)
-# tls_pool.c stays: the mbedTLS build routes its calloc/free there (auth.c links its zeroize).
-FUZZ_LIB_SRC := $(filter-out src/tls.c src/tls_trust.c src/tls_platform.c src/client.c port/%,$(LIB_SRC))
+# tls_pool.c stays: the mbedTLS build routes its calloc/free there (auth.c links its zeroize);
+# tls_platform.c too: the certificate sign-in (auth.c) links mbedTLS entropy and X.509, which call
+# its mbedtls_hardware_poll and mbedtls_platform_gmtime_r.
+FUZZ_LIB_SRC := $(filter-out src/tls.c src/tls_trust.c src/client.c port/%,$(LIB_SRC))
 FUZZ_MBEDTLS := .deps/mbedtls-build/host-asan/lib/libmbedcrypto_all.a
 FUZZ_DEPS := $(wildcard tests/fuzz/*.h) $(wildcard include/spo/*.h)
 # A group: mbedTLS calls back into spo (its calloc is spo_tls_pool_calloc), after spo was scanned.

@@ -82,6 +82,18 @@ static int seconds(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
     return SPO_OK;
 }
 
+/* A value that goes back to the service (the device code in the poll's form, the access token in
+ * an Authorization header, the refresh token in the refresh form and the token cache) must be
+ * text: a control character (\u0000 above all, which would cut the C string short of its length)
+ * makes the answer malformed rather than a credential that fails later. */
+static int clean_value(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* Texts shown to the person come from the network: no control character reaches the terminal. */
 static void printable(char *s)
 {
@@ -209,6 +221,8 @@ int spo_device_start(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn
         int shape = caps[2].found && caps[2].type == SPO_JSON_STRING && caps[2].len &&
                     caps[3].found && caps[3].type == SPO_JSON_STRING && caps[3].len &&
                     caps[4].found && caps[4].type == SPO_JSON_STRING && caps[4].len &&
+                    clean_value(d->device_code, caps[2].len) &&
+                    strlen(d->user_code) == caps[3].len && strlen(d->verification_uri) == caps[4].len &&
                     (!caps[5].found || caps[5].type == SPO_JSON_STRING) &&
                     (!caps[6].found || seconds(d->num[0], 1, MAX_SECONDS, &d->expires_in) == SPO_OK) &&
                     (!caps[7].found || seconds(d->num[1], 1, MAX_SECONDS, &d->interval) == SPO_OK);
@@ -260,6 +274,8 @@ static int token_request(spo_delegated *d, const spo_auth_config *cfg, size_t le
                (!caps[3].found || caps[3].type != SPO_JSON_STRING || caps[3].len == 0 ||
                 !caps[6].found || seconds(d->num[0], 1, 100000000u, &life) != SPO_OK ||
                 (caps[4].found && caps[4].type != SPO_JSON_STRING) ||
+                !clean_value(t->bearer + SPO_BEARER_PREFIX_LEN, caps[3].len) ||
+                (caps[4].found && !clean_value(d->refresh, caps[4].len)) ||
                 (caps[5].found && caps[5].type != SPO_JSON_STRING))) {
         rc = SPO_E_JSON_SHAPE;
     }

@@ -299,7 +299,9 @@ static int run_call(spo_graph *g, spo_graph_req *r, int listing)
         call p;
         memset(&p, 0, sizeof p); /* call_once may fail before it sets p up */
         rc = call_once(g, r, listing, &delivered, &p, &url);
-        r->status = rc > 0 ? rc : p.status;
+        r->status = rc > 0 && !p.elem_rc ? rc : p.status;
+        if (p.elem_rc)
+            return p.elem_rc; /* the caller's callback stopped: its value, whatever its sign */
         if (rc > 0 && (is_2xx(rc) || (r->accept_redirect && rc >= 300 && rc < 400)))
             return SPO_OK;
         if (rc < 0 && (p.elem_rc || (p.json_err && is_2xx(p.status)) || rc == SPO_E_TOO_LONG))

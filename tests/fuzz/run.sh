@@ -12,7 +12,8 @@ BF=build/fuzz
 # SPO_JSON_WINDOW, SPO_TOKEN_MAX, SPO_URL_MAX are 2-4 KiB), without slowing every run.
 max_len() {
   case $1 in
-    token_response) echo 10000 ;;
+    token_response|device) echo 10000 ;;  # device: a token and a refresh token of 4 KiB each
+    drive) echo 16384 ;;  # several answers in one input
     token_cache) echo 12400 ;;
     url) echo 4096 ;;
     proxy) echo 10000 ;;  # past SPO_PROXY_ANSWER_MAX (8 KiB)
@@ -23,7 +24,7 @@ max_len() {
 dict() {
   case $1 in
     http_response|chunked) echo "-dict=tests/fuzz/http.dict" ;;
-    json|token_response|graph_error) echo "-dict=tests/fuzz/json.dict" ;;
+    json|token_response|graph_error|device|drive|list_fields) echo "-dict=tests/fuzz/json.dict" ;;
   esac
 }
 

@@ -27,7 +27,7 @@ import glob, json, os, re, sys
 
 conf, fix, out = sys.argv[1:4]
 targets = ["http_response", "chunked", "json", "token_response", "graph_error", "url", "retry_after",
-           "token_cache"]
+           "token_cache", "content_range", "device", "drive", "list_fields"]
 for t in targets:
     d = os.path.join(out, t)
     os.makedirs(d, exist_ok=True)
@@ -350,6 +350,225 @@ for i, (name, rec) in enumerate(sorted(recs.items())):
     write("token_cache", "hand-" + name, bytes([(i * 4) & 0xfc]) + rec)
     if name in ("three", "full", "app-fresh"):
         write("token_cache", "hand-sealed-" + name, bytes([1 | (i * 4) & 0xfc]) + rec[:-4])
+
+# ---------------------------------------------------------------- Content-Range values
+ranges = [
+    "bytes 0-0/1", "bytes 0-99/100", "bytes 100-199/1000", "bytes 0-4194303/*", "BYTES 5-5/6",
+    "bytes 0-18446744073709551614/*", "bytes 0-18446744073709551613/18446744073709551614",
+    "bytes 0-1/18446744073709551615", "bytes 0-1/18446744073709551616", "bytes 5-4/10",
+    "bytes 10-10/10", "bytes */1000", "bytes 0-1/", "bytes 0-1", "bytes -1/2", "bytes 0-/2",
+    "bytes  0-1/2", "bytes 0-1/2 ", "bytes=0-1/2", "bytes 0-1/*x", "bytes 0-1/**", "bytes 00-01/02",
+    "bytes 1-2/3, 4-5/6", "bytes", "", "items 0-1/2",
+]
+for i, v in enumerate(ranges):
+    write("content_range", "hand-%02d" % i, b"\0" + v.encode())
+import struct as _st
+for i, (a, b, t, style) in enumerate([(0, 0, 1, 0), (1, 2, 3, 1), (0, 2**64 - 2, 0, 0x10), (5, 4, 10, 0),
+                                      (0, 9, 10, 6), (2**63, 2**63, 2**64 - 1, 0), (0, 1, 2, 0x20)]):
+    write("content_range", "hand-triple-%d" % i, b"\1" + _st.pack("<QQQ", a, b, t) + bytes([style]))
+
+# ---------------------------------------------------------------- device code and refresh
+# byte 0: call (0 start, 1 poll, 2 refresh), status index (200 0, 400 1, 401 2, 429 4, 500 5, 503 7)
+# << 2, framing << 5, Retry-After << 7; byte 1: piece, old refresh token << 4, interval << 6.
+dstat = {200: 0, 400: 1, 401: 2, 429: 4, 500: 5, 503: 7}
+def dev_ctl(call, status, i, retry_after=False):
+    return bytes([call | dstat[status] << 2 | (i % 3) << 5 | (0x80 if retry_after else 0),
+                  (i * 5) % 16 | (i % 4) << 4 | ((i // 4) % 4) << 6])
+dev = {
+    "devicecode-response.json": [(0, 200)],
+    "device-token-success.json": [(1, 200), (2, 200)],
+    "refresh-token-success.json": [(2, 200), (1, 200)],
+    "refresh-token-error-expired.json": [(2, 400), (1, 400)],
+    "devicecode-pending.json": [(1, 400), (1, 401)],
+    "devicecode-slow-down.json": [(1, 400)],
+    "devicecode-declined.json": [(1, 400)],
+    "devicecode-expired.json": [(1, 400)],
+    "devicecode-bad-verification-code.json": [(1, 400)],
+    "token-error-public-client-flows-disabled.json": [(0, 400), (1, 401)],
+    "token-error-app-not-found.json": [(0, 400)],
+    "token-error-invalid-scope.json": [(0, 400), (2, 400)],
+    "token-success-realistic.json": [(1, 200)],
+}
+i = 0
+for name, calls in sorted(dev.items()):
+    body = open(os.path.join(fix, name), "rb").read()
+    for call, st in calls:
+        write("device", "ms-%d-%d-%s" % (call, st, name), dev_ctl(call, st, i) + body)
+        i += 1
+    call, st = calls[0]  # framing 3: the connection drops half-way
+    write("device", "ms-cut-%s" % name, bytes([call | dstat[st] << 2 | 3 << 5, i % 16]) + body)
+dc = '{"device_code":"%s","user_code":"%s","verification_uri":"%s","expires_in":%s,"interval":%s,"message":"%s"}'
+hand_dev = [
+    (0, 200, dc % ("D" * 1023, "ABCD", "https://microsoft.com/devicelogin", 900, 5, "m")),
+    (0, 200, dc % ("D" * 1024, "ABCD", "https://microsoft.com/devicelogin", 900, 5, "m")),
+    (0, 200, dc % ("D", "U" * 32, "https://x", 900, 5, "m")),
+    (0, 200, dc % ("D", "U\u001b[31m", "https://x\u0007", '"900"', '"5"', "go \u009b2J\r\nthere")),
+    (0, 200, dc % ("D", "U", "https://x", 0, 5, "m")),
+    (0, 200, dc % ("D", "U", "https://x", 86401, 99999999999999999999, "m")),
+    (0, 200, dc % ("D", "U", "https://x", -1, 1.5, "m")),
+    (0, 200, '{"device_code":"D","user_code":"U","verification_uri":""}'),
+    (0, 200, '{"device_code":5,"user_code":"U","verification_uri":"v"}'),
+    (0, 429, '{"error":"temporarily_unavailable","error_description":"AADSTS50196: loop\u0000\u001b"}'),
+    (1, 400, '{"error":"slow_down","error_description":"AADSTS70000: x","trace_id":"' + "t" * 80 + '"}'),
+    (1, 400, '{"error":"authorization_pending","access_token":"leak","refresh_token":"leak"}'),
+    (1, 200, '{"access_token":"a","expires_in":3599,"refresh_token":"' + "r" * 4095 + '"}'),
+    (1, 200, '{"access_token":"a","expires_in":3599,"refresh_token":"' + "r" * 4096 + '"}'),
+    (1, 200, '{"access_token":"a","expires_in":"3599","scope":"' + "s" * 1024 + '"}'),
+    (1, 200, '{"access_token":"a","expires_in":3599,"scope":"x\u0001\u007fy"}'),
+    (1, 200, '{"access_token":"","expires_in":3599}'),
+    (1, 200, '{"access_token":"a","expires_in":0}'),
+    (1, 500, '<html>oops</html>'),
+    (2, 200, '{"access_token":"a","expires_in":3599}'),
+    (2, 200, '{"access_token":"a","expires_in":3599,"refresh_token":""}'),
+    (2, 200, '{"access_token":"a","expires_in":3599,"refresh_token":7}'),
+    (2, 200, '{"access_token":"a","expires_in":3599,"refresh_token":"new","scope":5}'),
+    (2, 200, '{"access_token":"a","refresh_token":"new"}'),
+    (2, 200, '{"access_token":"a","expires_in":3599,"refresh_token":"' + "r" * 4096 + '"}'),
+    (2, 503, '{"error":"temporarily_unavailable"}'),
+    (2, 400, '{"error":"invalid_grant","error_description":"AADSTS700082: expired","refresh_token":"x"}'),
+]
+for i, (call, st, body) in enumerate(hand_dev):
+    write("device", "hand-%02d-%d-%d" % (i, call, st), dev_ctl(call, st, i, st in (429, 503)) + body.encode())
+
+# ---------------------------------------------------------------- list-add fields and the writer
+# byte 0 even: bit 1 a --json-file text first, bits 2-3 the body buffer; NUL-separated pieces.
+# byte 0 odd: writer ops (0 object, 1 end, 2 key, 3 string, 4 scalar, 5 members, 6 finish; 2-5 take
+# a length byte and the bytes).
+def lf(has_file, cap_i, pieces):
+    return bytes([(2 if has_file else 0) | cap_i << 2]) + b"\0".join(p if isinstance(p, bytes) else p.encode() for p in pieces)
+lreq = open(os.path.join(fix, "listitem-create-request.json"), "rb").read()
+fields_obj = json.dumps(json.load(open(os.path.join(fix, "listitem-create-request.json")))["fields"]).encode()
+hand_lf = {
+    "args": lf(0, 0, ["Title=Widget", "Temperature:=21.5", "Done:=true", "Note:=null", "Count:=-0",
+                      "Big:=1E+400", "Empty=", "Eq=a=b", "Colon:x=y"]),
+    "file-fields": lf(1, 0, [fields_obj, "Extra=x"]),
+    "file-request": lf(1, 0, [lreq]),
+    "file-not-object": lf(1, 0, ["[1,2]", "A=b"]),
+    "file-bad": lf(1, 0, ['{"a":1,}', "A=b"]),
+    "file-dup": lf(1, 0, ['{"Title":"old"}', "Title=new"]),
+    "file-empty-obj": lf(1, 0, [' \n{ }\t', "A:=false"]),
+    "escapes": lf(0, 0, ['Quote="\\/\x01\x1f\x7f=\t\n', 'K\xc3\xa9y=\xe2\x82\xac\xf0\x9f\x98\x80']),
+    "bad-utf8": lf(0, 0, [b"K=\xc3", b"\xff=v", b"K=\xed\xa0\x80", b"K=\xc0\xaf", b"K=\xf4\x90\x80\x80"]),
+    "bad-scalar": lf(0, 0, ["A:=01", "B:=1.", "C:=.5", "D:=True", "E:= 1", "F:=\"s\"", ":=1", "=v", ":x", "noeq"]),
+    "dup-args": lf(0, 0, ["A=1", "A:=2", "B=3"]),
+    "small-buffer": lf(0, 1, ["Title=" + "x" * 100]),
+    "fits-300": lf(0, 2, ["T%d=v%d" % (i, i) for i in range(20)]),
+    "long-key": lf(0, 0, ["k" * 70 + "=v", "k" * 63 + "=w"]),
+    "many": lf(0, 3, ["F%02d=%s" % (i, "y" * i) for i in range(40)]),
+}
+for name, data in sorted(hand_lf.items()):
+    write("list_fields", "hand-" + name, data)
+def wop(*ops):
+    out = b""
+    for o in ops:
+        if isinstance(o, tuple):
+            b = o[1] if isinstance(o[1], bytes) else o[1].encode()
+            out += bytes([o[0], len(b)]) + b
+        else:
+            out += bytes([o])
+    return out
+hand_ops = {
+    "nested": wop(0, (2, "a"), 0, (2, "b"), (3, "c\\\\u"), (2, "n"), (4, "-1.5e3"), 1, (5, '{"x":[1,{"y":null}]}'), 1, 6),
+    "misuse": wop(1, (3, "v"), 0, (3, "value-for-key"), 1, 6),
+    "deep": wop(*([0, (2, "k")] * 33)),
+    "bad-utf8-key": wop(0, (2, b"\xc3("), (3, "v"), 1),
+    "after-done": wop(0, 1, 0, 6),
+    "string-top": wop((3, b"\x00\x1f\"\\\xc3\xa9")),
+}
+for i, (name, data) in enumerate(sorted(hand_ops.items())):
+    write("list_fields", "hand-ops-" + name, bytes([1 | (i % 4) << 1]) + data)
+
+# ---------------------------------------------------------------- drive, lists, uploads
+# byte 0: entry point (bits 0-2), bit 3 small id buffer / default fragment, piece (bits 4-5), chunked
+# (bit 6), Retry-After (bit 7); then answers separated by 0xFF, each a status byte (index into 200,
+# 200, 201, 202, 404, 429, 500, 503, 409, 416, 403, 401, 200, 202, 302, 400) and the body.
+import base64
+def qxh(data):
+    x = 0
+    for i, b in enumerate(data):
+        pos = (i * 11) % 160
+        v = b << pos
+        x ^= (v & ((1 << 160) - 1)) | (v >> 160)
+    out = bytearray(x.to_bytes(20, "little"))
+    for i, b in enumerate(len(data).to_bytes(8, "little")):
+        out[12 + i] ^= b
+    return base64.b64encode(bytes(out)).decode()
+SMALL = bytes((i * 31 + 7) & 0xff for i in range(1000))
+BIG_SIZE = 4 * 1024 * 1024 + 1
+def qxh_zeros(n):  # the state stays zero: only the length is folded in
+    out = bytearray(20)
+    for i, b in enumerate(n.to_bytes(8, "little")):
+        out[12 + i] ^= b
+    return base64.b64encode(bytes(out)).decode()
+DST = {200: 0, 201: 2, 202: 3, 404: 4, 429: 5, 500: 6, 503: 7, 409: 8, 416: 9, 403: 10, 401: 11, 302: 14, 400: 15}
+def drv(mode, flags, answers):
+    out = bytes([mode | flags])
+    parts = []
+    for st, body in answers:
+        body = body if isinstance(body, bytes) else body.encode()
+        parts.append(bytes([DST[st]]) + body)
+    return out + b"\xff".join(parts)
+def fx(name):
+    return open(os.path.join(fix, name), "rb").read()
+site = fx("site-get.json")
+sid = "contoso.sharepoint.com,2C712604-1370-44E7-A1F5-426573FDA80A,2D2244C3-251A-49EA-93A8-39E1C3A060FE"
+drives = '{"value":[{"id":"b!one","name":"Shared Documents"},{"id":"b!two","name":"documents"}],"@odata.nextLink":"https://graph.microsoft.com/v1.0/sites/x/drives?$skiptoken=2"}'
+small_item = '{"id":"01ABC","name":"day 1.json","size":1000,"file":{"hashes":{"quickXorHash":"%s"}}}' % qxh(SMALL)
+big_item = '{"id":"01BIG","name":"day 1.json","size":%d,"file":{"hashes":{"quickXorHash":"%s"}}}' % (BIG_SIZE, qxh_zeros(BIG_SIZE))
+up_url = '{"uploadUrl":"https://contoso.sharepoint.com/_api/v2.0/drives/b!x/items/y/uploadSession?guid=2&tempauth=t"}'
+hand_drive = {
+    "resolve-name": drv(0, 0, [(200, site), (200, drives), (200, '{"value":[{"id":"b!three","name":"Documents"}]}')]),
+    "resolve-name-loose": drv(0, 0x10, [(200, '{"id":"%s"}' % sid), (200, '{"value":[{"id":"b!d","name":"DOCUMENTS"},{"id":"b!e","name":"shared documents"}]}')]),
+    "resolve-name-bad-id": drv(0, 0x40, [(200, '{"id":"%s"}' % sid), (200, '{"value":[{"id":"b!/../x","name":"Documents"},{"id":"' + "b" * 200 + '","name":"Shared Documents"}]}')]),
+    "resolve-site-404": drv(0, 0, [(404, fx("graph-error-404.json"))]),
+    "resolve-site-bad-id": drv(1, 0, [(200, '{"id":"contoso.sharepoint.com/../x"}')]),
+    "resolve-default": drv(1, 0x20, [(200, site), (200, '{"id":"b!AbCd_-.","name":"Documents"}')]),
+    "resolve-default-long": drv(1, 0, [(200, site), (200, '{"id":"' + "b" * 128 + '"}')]),
+    "resolve-default-429": drv(1, 0x80, [(429, fx("graph-error-429.json")), (200, site), (503, fx("graph-error-503.json")), (200, '{"id":"b!q"}')]),
+    "list-children": drv(2, 0, [(200, fx("drive-children.json"))]),
+    "list-children-realistic": drv(2, 0x10, [(200, fx("drive-children-realistic.json"))]),
+    "list-pages": drv(2, 0x40, [(200, '{"value":[{"id":"1","name":"a","size":0,"folder":{}}],"@odata.nextLink":"https://graph.microsoft.com/v1.0/drives/b/root/children?$skiptoken=x"}'),
+                                (200, '{"value":[{"id":"2","name":"b\\u0000c","lastModifiedDateTime":"2024-01-01T00:00:00Z","size":18446744073709551615}]}')]),
+    "list-next-foreign": drv(2, 0, [(200, '{"value":[{"id":"1","name":"a"}],"@odata.nextLink":"https://evil.example.com/v1.0/drives/b/root/children"}')]),
+    "list-next-userinfo": drv(2, 0, [(200, '{"value":[],"@odata.nextLink":"https://graph.microsoft.com@evil.com/x"}')]),
+    "list-bad-size": drv(2, 0, [(200, '{"value":[{"id":"1","name":"a","size":-1},{"id":"2","name":"b","size":1.5}]}')]),
+    "list-size-overflow": drv(2, 0, [(200, '{"value":[{"id":"1","name":"a","size":18446744073709551616}]}')]),
+    "list-no-name": drv(2, 0, [(200, '{"value":[{"id":"1"},{"name":"x"}]}')]),
+    "list-big-name": drv(2, 0, [(200, '{"value":[{"id":"1","name":"' + "n" * 2000 + '"}]}')]),
+    "list-escapes": drv(2, 0x30, [(200, '{"value":[{"id":"\\u0031","name":"\\ud83d\\ude00 \\"q\\" \\\\","folder":5}]}')]),
+    "list-404": drv(2, 0, [(404, fx("graph-error-404-item.json"))]),
+    "item-put": drv(3, 0, [(200, fx("driveitem-put-response.json"))]),
+    "item-put-realistic": drv(3, 0x10, [(200, fx("driveitem-put-response-realistic.json"))]),
+    "item-complete-sp": drv(3, 0, [(200, fx("uploadsession-complete-response-sharepoint.json"))]),
+    "item-folder": drv(3, 0, [(200, '{"id":"01F","folder":{"childCount":2},"size":5}')]),
+    "item-long-qxh": drv(3, 0, [(200, '{"id":"01F","size":5,"file":{"hashes":{"quickXorHash":"' + "A" * 48 + '"}}}')]),
+    "item-size-string": drv(3, 0, [(200, '{"id":"01F","size":"5"}')]),
+    "item-long-id": drv(3, 0, [(200, '{"id":"' + "i" * 128 + '"}')]),
+    "list-add": drv(4, 0, [(200, site), (200, '{"value":[{"id":"11111111-2222-3333-4444-555555555555","displayName":"Tasks","name":"Tasks"},{"id":"aaaaaaaa-2222-3333-4444-555555555555","displayName":"sensor readings","name":"SensorReadings"}]}'),
+                           (201, fx("listitem-create-response.json"))]),
+    "list-add-realistic": drv(4, 8, [(200, '{"id":"%s"}' % sid), (200, '{"value":[{"id":"11111111-2222-3333-4444-555555555555","displayName":"Sensor Readings"}]}'),
+                                     (503, fx("graph-error-503.json")), (201, fx("listitem-create-response-realistic.json"))]),
+    "list-add-long-id": drv(4, 8, [(200, '{"id":"%s"}' % sid), (200, '{"value":[{"id":"11111111-2222-3333-4444-555555555555","displayName":"Tasks"}]}'), (201, '{"id":"12345678901234567"}')]),
+    "list-none": drv(4, 0, [(200, '{"id":"%s"}' % sid), (200, '{"value":[{"id":"x","displayName":"Other"}]}')]),
+    "put-small": drv(5, 0, [(201, small_item)]),
+    "put-small-wrong-hash": drv(5, 0, [(200, fx("driveitem-put-response-realistic.json"))]),
+    "put-small-409": drv(5, 0x40, [(409, fx("graph-error-409-name-exists.json"))]),
+    "put-small-lost": drv(5, 0x10, [(500, ""), (409, fx("graph-error-409-name-exists.json")), (200, small_item)]),
+    "resume": drv(6, 8, [(200, fx("uploadsession-status-response.json")), (202, '{"nextExpectedRanges":["3276800-"]}'), (201, big_item)]),
+    "resume-multi": drv(6, 8, [(200, fx("uploadsession-progress-multi-range.json")), (202, fx("uploadsession-progress-response.json")), (416, fx("graph-error-416-invalid-range.json")),
+                               (200, '{"nextExpectedRanges":["4194304-4194304"]}'), (200, big_item)]),
+    "resume-bad-ranges": drv(6, 0, [(200, '{"nextExpectedRanges":["5-4","x-","99999999999999999999-",7,"-3","1-2-3","' + "1" * 50 + '-"]}')]),
+    "resume-gone": drv(6, 0, [(404, fx("graph-error-404.json")), (200, big_item)]),
+    "resume-beyond": drv(6, 0, [(200, '{"nextExpectedRanges":["4194305-"]}')]),
+    "session": drv(7, 8, [(200, fx("uploadsession-create-response.json")), (202, '{"nextExpectedRanges":["3276800-4194304"]}'), (201, big_item)]),
+    "session-sp": drv(7, 0x48, [(200, fx("uploadsession-create-response-sharepoint.json")), (503, fx("graph-error-503.json")), (202, '{"nextExpectedRanges":["3276800-"]}'), (200, fx("uploadsession-complete-response-sharepoint.json"))]),
+    "session-url-bad": drv(7, 0, [(200, '{"uploadUrl":"http://contoso.sharepoint.com/x"}')]),
+    "session-url-long": drv(7, 0, [(200, '{"uploadUrl":"https://contoso.sharepoint.com/' + "u" * 4100 + '"}')]),
+    "session-url-graph": drv(7, 8, [(200, '{"uploadUrl":"https://graph.microsoft.com/up/1"}'), (202, '{"nextExpectedRanges":["3276800-"]}'), (201, big_item)]),
+    "session-done-early": drv(7, 8, [(200, up_url), (201, big_item)]),
+}
+for name, data in sorted(hand_drive.items()):
+    write("drive", "hand-" + name, data)
 
 for t in targets:
     print("seed.sh: %-15s %4d seed files" % (t, counts[t]))

@@ -307,6 +307,35 @@ static void test_poll_success(void **state)
     assert_int_equal(poll_once(), SPO_E_ARG);
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/device/crash-token-nul): a token with \u0000 in it was a
+ * success whose C string is shorter than its length; a control character in a value that goes back
+ * to the service (token, refresh token, device code) makes the answer malformed. */
+static void test_control_characters_in_credentials(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{\"access_token\":\"ab\\u0000cd\",\"expires_in\":3599}",
+        "{\"access_token\":\"ab\\ncd\",\"expires_in\":3599}",
+        "{\"access_token\":\"abcd\",\"refresh_token\":\"r\\u0000x\",\"expires_in\":3599}",
+        "{\"access_token\":\"abcd\",\"refresh_token\":\"r\\u007f\",\"expires_in\":3599}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        started(0);
+        fake_add(&F, http_json(200, "OK", bad[i]), 0, 0);
+        assert_int_equal(poll_once(), SPO_E_JSON_SHAPE);
+        assert_true(all_zero(&Dg.token, sizeof Dg.token));
+        assert_true(all_zero(Dg.refresh, sizeof Dg.refresh));
+    }
+    setup_conn(0);
+    fake_add(&F, http_json(200, "OK", "{\"device_code\":\"d\\u0001c\",\"user_code\":\"U\","
+                                      "\"verification_uri\":\"https://v\"}"), 0, 0);
+    assert_int_equal(start(), SPO_E_JSON_SHAPE);
+    setup_conn(0);
+    fake_add(&F, http_json(200, "OK", "{\"device_code\":\"dc\",\"user_code\":\"\\u0000U\","
+                                      "\"verification_uri\":\"https://v\"}"), 0, 0);
+    assert_int_equal(start(), SPO_E_JSON_SHAPE);
+}
+
 static void test_poll_other_refusals(void **state)
 {
     (void)state;
@@ -477,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_poll_slow_down_accumulates),
         cmocka_unit_test(test_poll_success),
         cmocka_unit_test(test_poll_other_refusals),
+        cmocka_unit_test(test_control_characters_in_credentials),
         cmocka_unit_test(test_poll_oversized_tokens),
         cmocka_unit_test(test_refresh_rotates),
         cmocka_unit_test(test_refresh_answer_without_refresh_token_keeps_old),

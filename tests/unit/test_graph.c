@@ -132,6 +132,27 @@ static void test_escapes_unescaped(void **state)
     assert_string_equal(got, "a|Q \"x\" \\ \xc3\xa9 \xf0\x9f\x98\x80 caf\xc3\xa9|https://h/s\n");
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/drive/crash-list-stop-positive): a callback that stopped
+ * with a positive value got SPO_E_GRAPH (its value taken for an HTTP status), or SPO_OK for a value
+ * in 200..299, and a value like 503 had the page fetched again. */
+static int stop_with(void *ctx, const spo_site *s)
+{
+    (void)s;
+    return *(const int *)ctx;
+}
+
+static void test_callback_stop_value_comes_back(void **state)
+{
+    (void)state;
+    static const int values[] = { 1, 200, 503, 12345, SPO_E_ABORTED };
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        reset(1);
+        fake_add(&F, page_body(200, "{\"value\":[{\"id\":\"a\"},{\"id\":\"b\"}]}", 0, NULL), 0, 0);
+        assert_int_equal(spo_graph_list_sites(&G, NULL, stop_with, (void *)&values[i]), values[i]);
+        assert_int_equal(G.retries_done, 0);
+    }
+}
+
 static void test_next_link_to_other_host_refused(void **state)
 {
     (void)state;
@@ -269,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_two_pages_all_splits),
         cmocka_unit_test(test_search_is_encoded),
         cmocka_unit_test(test_escapes_unescaped),
+        cmocka_unit_test(test_callback_stop_value_comes_back),
         cmocka_unit_test(test_next_link_to_other_host_refused),
         cmocka_unit_test(test_throttled_then_ok),
         cmocka_unit_test(test_throttle_storm_gives_up),
