@@ -27,11 +27,11 @@ size_t spo_cli_get_static(void)
  * async-signal-safe calls: unlink, and raise with the default action (SA_RESETHAND). */
 static void on_signal(int sig)
 {
-    int saved = errno;
     if (tmp_live)
         unlink(tmp_path);
-    raise(sig);
-    errno = saved;
+    /* Fatal at once, or (sig blocked in its handler, as on Linux) when the handler returns:
+     * either way the interrupted code never runs again, so errno need not be kept for it. */
+    (void)raise(sig);
 }
 
 static void catch_signals(void)
