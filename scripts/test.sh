@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: every unit test (plain and under ASan/UBSan), then the end-to-end tests of the CLI
 # against the emulator (plain, ASan/UBSan, valgrind), the long runs (tests/long, SPO_SKIP_LONG=1
-# skips them) and spo against nginx (tests/nginx, plain and ASan; SPO_SKIP_NGINX=1 skips it).
+# skips them), spo against nginx (tests/nginx, plain and ASan; SPO_SKIP_NGINX=1 skips it) and the
+# emulator's self-tests.
 # Ends with "N passed, N failed".
 # A cross board (SPO_BOARD=rpi-armhf, set by `make BOARD=.. test`) runs its own binaries under
 # SPO_RUN (qemu-user): the unit tests and the end-to-end tests, without ASan, valgrind or long runs.
@@ -102,6 +103,27 @@ if [ -f tests/nginx/run.sh ] && [ "${SPO_SKIP_NGINX:-0}" != 1 ] && [ "$board" = 
   grep -E '^FAIL' "$out" | sed "s/^/  /"
   [ "$f" != 0 ] && failures+=("nginx (see $out)")
   printf '%-40s %3d passed, %d failed\n' "nginx peer" "$p" "$f"
+fi
+
+# The emulator's own self-tests, so that a broken emulator is not mistaken for a broken spo.
+# selftest_identity.py ends with "selftest: N passed, N failed"; selftest_drive.py prints
+# "ok NAME (T s)" or "FAIL NAME" per check and ends with "ALL OK" or "FAILED N": counted here.
+if [ -f tests/emulator/selftest_identity.py ] && [ -f tests/emulator/selftest_drive.py ] &&
+   [ "$board" = linux-host ]; then
+  out="$log/emulator-selftest.log"
+  /usr/bin/python3 tests/emulator/selftest_identity.py >"$out" 2>&1; rc1=$?
+  line=$(grep -E '^selftest: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  p=$(echo "$line" | sed -E 's/^selftest: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  p=${p:-0}; f=${f:-0}; if [ $rc1 -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+  out2="$log/emulator-selftest-drive.log"
+  /usr/bin/python3 tests/emulator/selftest_drive.py >"$out2" 2>&1; rc2=$?
+  p2=$(grep -cE '^ok ' "$out2"); f2=$(grep -cE '^FAIL ' "$out2")
+  if [ $rc2 -ne 0 ] && [ "$f2" = 0 ]; then f2=1; fi
+  p=$((p + p2)); f=$((f + f2))
+  passed=$((passed + p)); failed=$((failed + f))
+  grep -hE '^FAIL' "$out" "$out2" | sed "s/^/  /"
+  [ "$f" != 0 ] && failures+=("emulator self-tests (see $out and $out2)")
+  printf '%-40s %3d passed, %d failed\n' "emulator self-tests" "$p" "$f"
 fi
 
 if grep -q '^fuzz-replay:' Makefile && [ "$board" = linux-host ]; then

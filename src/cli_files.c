@@ -186,22 +186,6 @@ static int put_stdout(void *ctx, const char *s, size_t n)
     return fwrite(s, 1, n, stdout) == n ? 0 : SPO_E_ABORTED;
 }
 
-/* Text mode is one item per line: control characters become spaces so a line is always an item
- * (a name can hold a tab or a line break on SharePoint only through the API, but it can). */
-static void put_text(const char *s, size_t n)
-{
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == 0x7f) {
-            fwrite(s + run, 1, i - run, stdout);
-            putchar(' ');
-            run = i + 1;
-        }
-    }
-    fwrite(s + run, 1, n - run, stdout);
-}
-
 typedef struct ls_out {
     int json, tty;
     uint64_t count;
@@ -223,12 +207,12 @@ static int on_item(void *ctx, const spo_item *it)
         spo_json_write_string(put_stdout, NULL, it->id, it->id_len);
         fputs("}\n", stdout);
     } else {
-        put_text(it->name, it->name_len);
+        spo_cli_text(it->name, it->name_len);
         if (it->has_size)
             printf("\t%llu\t", (unsigned long long)it->size);
         else
             fputs("\t-\t", stdout);
-        put_text(it->modified, it->modified_len);
+        spo_cli_text(it->modified, it->modified_len);
         fputs(it->folder ? "\tfolder\n" : "\tfile\n", stdout);
     }
     o->count++;

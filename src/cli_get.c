@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,39 @@
 
 static spo_download dl; /* ~2.3 KB, static like the client: no heap, not on the stack */
 static char tmp_path[PATH_MAX];
+/* 1 while tmp_path names the temporary file: the signal handler may unlink it. */
+static volatile sig_atomic_t tmp_live;
 
 size_t spo_cli_get_static(void)
 {
     return sizeof dl + sizeof tmp_path;
+}
+
+/* SIGINT, SIGTERM or SIGHUP during the download: remove the temporary file (nothing else does, the
+ * process is ending), then die of the same signal so the caller sees why spo stopped. Only
+ * async-signal-safe calls: unlink, and raise with the default action (SA_RESETHAND). */
+static void on_signal(int sig)
+{
+    if (tmp_live)
+        unlink(tmp_path);
+    /* Fatal at once, or (sig blocked in its handler, as on Linux) when the handler returns:
+     * either way the interrupted code never runs again, so errno need not be kept for it. */
+    (void)raise(sig);
+}
+
+static void catch_signals(void)
+{
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old, sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESETHAND;
+        sigemptyset(&sa.sa_mask);
+        /* A signal ignored at start (nohup, a background job) stays ignored. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    }
 }
 
 typedef struct file_sink {
@@ -82,6 +112,7 @@ static int finish(file_sink *f, const char *local)
         f->err = errno;
         return SPO_E_FILE;
     }
+    tmp_live = 0; /* renamed; and sync_dir reuses tmp_path */
     sync_dir(local);
     return SPO_OK;
 }
@@ -119,7 +150,19 @@ int spo_cli_get_run(spo_client *c, const spo_config *cfg, const spo_cli_files *a
         return 1;
     }
 
+    /* The signals wait while the file is made, so none can come between it and tmp_live. */
+    sigset_t block, prev;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGHUP);
+    sigprocmask(SIG_BLOCK, &block, &prev);
+    catch_signals();
     file_sink f = { mkstemp(tmp_path), 0 };
+    int mk_errno = errno;
+    tmp_live = f.fd >= 0;
+    sigprocmask(SIG_SETMASK, &prev, NULL);
+    errno = mk_errno;
     if (f.fd < 0) {
         fprintf(stderr, "spo: get failed: cannot create a temporary file beside '%s' (%s): check "
                         "that its directory exists and is writable\n", local, strerror(errno));
@@ -133,6 +176,7 @@ int spo_cli_get_run(spo_client *c, const spo_config *cfg, const spo_cli_files *a
         if (f.fd >= 0)
             close(f.fd);
         unlink(tmp_path); /* LOCAL is as it was */
+        tmp_live = 0;
     }
     if (rc == SPO_E_INTEGRITY) {
         fprintf(stderr, "spo: get failed: the bytes received do not match the file on the service "

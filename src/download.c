@@ -88,12 +88,6 @@ static int dl_body(void *ctx, const uint8_t *data, size_t len)
     return 0;
 }
 
-static int transient(int rc)
-{
-    return rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
-           rc == SPO_E_NET_IO || rc == SPO_E_HTTP_TRUNCATED;
-}
-
 static void fail_status(spo_graph *g, int status, const char *msg)
 {
     memset(g->diag, 0, sizeof *g->diag);
@@ -160,8 +154,8 @@ static int download(spo_graph *g, spo_drive_ref *d, spo_download *dl)
             wipe(dl->url, sizeof dl->url);
             continue;
         }
-        int again = transient(rc) || rc == SPO_E_HTTP_PARSE || rc == 429 || rc == 500 ||
-                    rc == 502 || rc == 503 || rc == 504;
+        int again =
+            spo_graph_transient(rc) || rc == SPO_E_HTTP_PARSE || spo_graph_retry_status(rc);
         if (!again) {
             if (rc > 0)
                 fail_status(g, rc, "the download host refused the request");

@@ -8,7 +8,7 @@
 
 /* ------------------------------------------------------------------ building URLs */
 
-static int put_raw(char *dst, size_t cap, size_t *pos, const char *s, size_t n)
+int spo_drive_cat(char *dst, size_t cap, size_t *pos, const char *s, size_t n)
 {
     if (n >= cap - *pos)
         return SPO_E_TOO_LONG;
@@ -18,9 +18,9 @@ static int put_raw(char *dst, size_t cap, size_t *pos, const char *s, size_t n)
     return SPO_OK;
 }
 
-static int put_z(char *dst, size_t cap, size_t *pos, const char *z)
+int spo_drive_catz(char *dst, size_t cap, size_t *pos, const char *z)
 {
-    return put_raw(dst, cap, pos, z, strlen(z));
+    return spo_drive_cat(dst, cap, pos, z, strlen(z));
 }
 
 static int is_alnum(int c)
@@ -74,7 +74,7 @@ static int put_segments(char *dst, size_t cap, size_t *pos, const char *p, size_
         if (i == len)
             break;
         if (nseg++ > 0 && dst) {
-            int rc = put_raw(dst, cap, pos, "/", 1);
+            int rc = spo_drive_cat(dst, cap, pos, "/", 1);
             if (rc != SPO_OK)
                 return rc;
         }
@@ -128,8 +128,8 @@ static int site_path(char *dst, size_t cap, size_t *pos, const char *site)
         if (!c2 || memchr(c2 + 1, ',', n - (size_t)(c2 + 1 - site)) || comma == site ||
             c2 == comma + 1 || c2 + 1 == site + n || !spo_drive_is_id(site, n, ".-_,"))
             return SPO_E_ARG;
-        int rc = put_z(dst, cap, pos, "/sites/");
-        return rc ? rc : put_raw(dst, cap, pos, site, n);
+        int rc = spo_drive_catz(dst, cap, pos, "/sites/");
+        return rc ? rc : spo_drive_cat(dst, cap, pos, site, n);
     }
     if (strstr(site, "://") && !(n >= 8 && spo_http_span_ieq((spo_span){ site, 8 }, "https://")))
         return SPO_E_ARG; /* http:// or another scheme: not a SharePoint site URL */
@@ -158,10 +158,11 @@ static int site_path(char *dst, size_t cap, size_t *pos, const char *site)
     if (!is_host(host, hlen))
         return SPO_E_ARG; /* also refuses ports, user parts and IPv6 literals */
     int rc;
-    if ((rc = put_z(dst, cap, pos, "/sites/")) || (rc = put_raw(dst, cap, pos, host, hlen)))
+    if ((rc = spo_drive_catz(dst, cap, pos, "/sites/")) ||
+        (rc = spo_drive_cat(dst, cap, pos, host, hlen)))
         return rc;
     size_t before = *pos, nseg = 0;
-    if (path && (rc = put_z(dst, cap, pos, ":/")))
+    if (path && (rc = spo_drive_catz(dst, cap, pos, ":/")))
         return rc;
     if (path && (rc = put_segments(dst, cap, pos, path, plen, decode, &nseg)))
         return rc;
@@ -190,13 +191,13 @@ int spo_drive_url_begin(spo_graph *g, size_t *pos)
 {
     *pos = 0;
     g->url[0] = '\0';
-    int rc = put_z(g->url, sizeof g->url, pos, g->base_str);
-    return rc ? rc : put_z(g->url, sizeof g->url, pos, "/v1.0");
+    int rc = spo_drive_catz(g->url, sizeof g->url, pos, g->base_str);
+    return rc ? rc : spo_drive_catz(g->url, sizeof g->url, pos, "/v1.0");
 }
 
 int spo_drive_url_add(spo_graph *g, size_t *pos, const char *z)
 {
-    return put_z(g->url, sizeof g->url, pos, z);
+    return spo_drive_catz(g->url, sizeof g->url, pos, z);
 }
 
 /* g->url = .../v1.0/drives/{id}/root, then ":/{path}" when the path has segments; *nseg says. */

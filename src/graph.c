@@ -159,13 +159,13 @@ static int take_string(const spo_json_elem *e, const char *key, const char **out
     return rc;
 }
 
-static int transient(int rc)
+int spo_graph_transient(int rc)
 {
     return rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
            rc == SPO_E_NET_IO || rc == SPO_E_HTTP_TRUNCATED;
 }
 
-static int retry_status(int status)
+int spo_graph_retry_status(int status)
 {
     return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
@@ -321,7 +321,7 @@ static int run_call(spo_graph *g, spo_graph_req *r, int listing)
         }
         /* A request that changes something is repeated only when it cannot have run: refused
          * for throttling (429, 503) or never sent (no connection). */
-        int again = rc > 0 ? retry_status(rc) : transient(rc);
+        int again = rc > 0 ? spo_graph_retry_status(rc) : spo_graph_transient(rc);
         if (r->not_idempotent)
             again = rc == 429 || rc == 503 || rc == SPO_E_NET_CONNECT;
         if (!again)

@@ -1,5 +1,6 @@
 /* Uploads: one PUT for small files, an upload session for large ones, resumed within a run and
  * across restarts; the quickXorHash computed while streaming is checked against the service's. */
+#include "drive_priv.h"
 #include "spo/drive.h"
 #include "spo/graph.h"
 
@@ -30,22 +31,6 @@ static const char *conflict_word(spo_conflict c)
     return c == SPO_CONFLICT_REPLACE ? "replace" : c == SPO_CONFLICT_RENAME ? "rename" : "fail";
 }
 
-/* Append z to dst at *pos; SPO_E_TOO_LONG if it does not fit with its NUL. */
-static int cat(char *dst, size_t cap, size_t *pos, const char *z, size_t n)
-{
-    if (n >= cap - *pos)
-        return SPO_E_TOO_LONG;
-    memcpy(dst + *pos, z, n);
-    *pos += n;
-    dst[*pos] = '\0';
-    return SPO_OK;
-}
-
-static int catz(char *dst, size_t cap, size_t *pos, const char *z)
-{
-    return cat(dst, cap, pos, z, strlen(z));
-}
-
 /* Decimal text of v (no snprintf: the library links without newlib's heap-using stdio). */
 static int cat_u64(char *dst, size_t cap, size_t *pos, uint64_t v)
 {
@@ -55,7 +40,7 @@ static int cat_u64(char *dst, size_t cap, size_t *pos, uint64_t v)
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    return cat(dst, cap, pos, tmp + i, sizeof tmp - i);
+    return spo_drive_cat(dst, cap, pos, tmp + i, sizeof tmp - i);
 }
 
 /* Parse decimal digits at *s (at least one, no overflow); advances *s. */
@@ -81,37 +66,10 @@ static void wipe(void *p, size_t n)
     mbedtls_platform_zeroize(p, n);
 }
 
-/* An https URL of up to SPO_UPLOAD_URL_MAX - 1 bytes: spo_url_parse checks the origin (it is
- * bounded by SPO_URL_MAX, too short for SharePoint's uploadUrl), the rest is checked here as it
- * would be there: printable ASCII without spaces, starting with '/', fragment dropped. */
-static int parse_long_url(const char *s, spo_url *out)
+/* uploadUrl and the request URLs built from it carry a tempauth token: longer than SPO_URL_MAX. */
+static int upload_url_parse(const char *s, spo_url *out)
 {
-    static const char scheme[] = "https://";
-    size_t len = strlen(s);
-    if (len <= sizeof scheme - 1 || len >= SPO_UPLOAD_URL_MAX)
-        return SPO_E_URL;
-    size_t a = sizeof scheme - 1;
-    while (a < len && s[a] != '/' && s[a] != '?' && s[a] != '#')
-        a++;
-    if (a >= SPO_URL_MAX)
-        return SPO_E_URL;
-    int rc = spo_url_parse(s, a, out);
-    if (rc != SPO_OK)
-        return rc;
-    if (a == len)
-        return SPO_OK; /* target "/" from the parser */
-    if (s[a] != '/')
-        return SPO_E_URL;
-    size_t end = a;
-    while (end < len && s[end] != '#') {
-        unsigned char c = (unsigned char)s[end];
-        if (c <= ' ' || c >= 0x7f)
-            return SPO_E_URL;
-        end++;
-    }
-    out->target.ptr = s + a;
-    out->target.len = end - a;
-    return SPO_OK;
+    return spo_url_parse_max(s, strlen(s), SPO_UPLOAD_URL_MAX, out);
 }
 
 /* ------------------------------------------------------------------ the body source */
@@ -270,7 +228,7 @@ static int exchange(spo_upload *u, const char *method, const char *url, int auth
     memset(a, 0, sizeof *a); /* the caller reads it whatever happens */
     a->u = u;
     spo_url pu;
-    int rc = parse_long_url(url, &pu);
+    int rc = upload_url_parse(url, &pu);
     if (rc != SPO_OK)
         return rc;
     if (auth && !spo_url_same_origin(&pu, &g->base))
@@ -361,23 +319,12 @@ static int exchange(spo_upload *u, const char *method, const char *url, int auth
     return rc;
 }
 
-static int transient(int rc)
-{
-    return rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
-           rc == SPO_E_NET_IO || rc == SPO_E_HTTP_TRUNCATED;
-}
-
-static int retry_status(int status)
-{
-    return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
-}
-
 /* After a failed attempt: wait (Retry-After, else backoff) and return SPO_OK to try again, or the
  * status to give up with. */
 static int wait_retry(spo_upload *u, int rc, const answer *a, uint32_t *attempt, uint64_t start)
 {
     spo_graph *g = u->g;
-    if (!(rc > 0 ? retry_status(rc) : transient(rc)))
+    if (!(rc > 0 ? spo_graph_retry_status(rc) : spo_graph_transient(rc)))
         return rc > 0 ? SPO_E_GRAPH : rc;
     if (*attempt >= g->max_retries)
         return rc > 0 ? (rc == 429 || rc == 503 ? SPO_E_THROTTLED : SPO_E_GRAPH) : rc;
@@ -454,15 +401,16 @@ static int item_url(spo_upload *u, const char *drive, const char *remote, const 
     size_t pos = 0, cap = sizeof u->buf;
     u->buf[0] = '\0';
     int rc;
-    if ((rc = catz(u->buf, cap, &pos, g->base_str)) || (rc = catz(u->buf, cap, &pos, drive)) ||
-        (rc = catz(u->buf, cap, &pos, "/root:/")))
+    if ((rc = spo_drive_catz(u->buf, cap, &pos, g->base_str)) ||
+        (rc = spo_drive_catz(u->buf, cap, &pos, drive)) ||
+        (rc = spo_drive_catz(u->buf, cap, &pos, "/root:/")))
         return rc;
     size_t segments = 0;
     if ((rc = spo_item_path_append(u->buf, cap, &pos, remote, &segments)))
         return rc;
     if (segments == 0)
         return SPO_E_ARG; /* the root is a folder, not a file */
-    return catz(u->buf, cap, &pos, suffix);
+    return spo_drive_catz(u->buf, cap, &pos, suffix);
 }
 
 /* The drive is the caller's (e.g. "/v1.0/drives/" + a resolved id); the remote path is checked by
@@ -517,23 +465,23 @@ static void record_save(spo_upload *u, uint64_t offset)
     if (!has_store(u))
         return;
     size_t pos = 0, cap = sizeof u->buf;
-    int rc = catz(u->buf, cap, &pos, RECORD_MAGIC " ");
+    int rc = spo_drive_catz(u->buf, cap, &pos, RECORD_MAGIC " ");
     if (!rc)
         rc = cat_u64(u->buf, cap, &pos, u->size);
     if (!rc)
-        rc = cat(u->buf, cap, &pos, " ", 1);
+        rc = spo_drive_cat(u->buf, cap, &pos, " ", 1);
     if (!rc) /* mtime as its two's complement: a negative time is legal */
         rc = cat_u64(u->buf, cap, &pos, (uint64_t)u->mtime);
     if (!rc)
-        rc = cat(u->buf, cap, &pos, " ", 1);
+        rc = spo_drive_cat(u->buf, cap, &pos, " ", 1);
     if (!rc)
         rc = cat_u64(u->buf, cap, &pos, offset);
     if (!rc)
-        rc = cat(u->buf, cap, &pos, "\n", 1);
+        rc = spo_drive_cat(u->buf, cap, &pos, "\n", 1);
     if (!rc)
-        rc = catz(u->buf, cap, &pos, u->upload_url);
+        rc = spo_drive_catz(u->buf, cap, &pos, u->upload_url);
     if (!rc)
-        rc = cat(u->buf, cap, &pos, "\n", 1);
+        rc = spo_drive_cat(u->buf, cap, &pos, "\n", 1);
     if (!rc)
         rc = u->port->store_write(u->port->ctx, u->key, (const uint8_t *)u->buf, pos);
     if (rc)
@@ -572,7 +520,7 @@ static int record_load(spo_upload *u)
                 memcpy(u->upload_url, p, ul);
                 u->upload_url[ul] = '\0';
                 spo_url pu;
-                rc = parse_long_url(u->upload_url, &pu) == SPO_OK ? SPO_OK : SPO_E_JSON_SHAPE;
+                rc = upload_url_parse(u->upload_url, &pu) == SPO_OK ? SPO_OK : SPO_E_JSON_SHAPE;
             }
         }
     }
@@ -596,14 +544,14 @@ static int check_item(spo_upload *u, const spo_upload_item *item)
     if (!item->qxh[0] || strcmp(item->qxh, mine) != 0 || item->size != u->size) {
         /* What differs, for the message; the hashes are not secrets. */
         size_t pos = 0;
-        catz(d->message, sizeof d->message, &pos,
+        spo_drive_catz(d->message, sizeof d->message, &pos,
              !item->qxh[0] ? "the service reported no quickXorHash for the file"
              : item->size != u->size ? "the service stored a different number of bytes"
                                      : "quickXorHash differs: local ");
         if (item->qxh[0] && item->size == u->size) {
-            catz(d->message, sizeof d->message, &pos, mine);
-            catz(d->message, sizeof d->message, &pos, ", service ");
-            catz(d->message, sizeof d->message, &pos, item->qxh);
+            spo_drive_catz(d->message, sizeof d->message, &pos, mine);
+            spo_drive_catz(d->message, sizeof d->message, &pos, ", service ");
+            spo_drive_catz(d->message, sizeof d->message, &pos, item->qxh);
         }
         spo_diag_clean(d);
         return SPO_E_INTEGRITY;
@@ -635,7 +583,7 @@ static int simple_put(spo_upload *u, const char *drive, const char *remote, spo_
     if (rc)
         return rc;
     pos = strlen(u->buf);
-    if ((rc = catz(u->buf, sizeof u->buf, &pos, conflict_word(u->conflict))))
+    if ((rc = spo_drive_catz(u->buf, sizeof u->buf, &pos, conflict_word(u->conflict))))
         return rc;
     static const spo_http_header ct = { "Content-Type", SPO_SPAN_LIT("application/octet-stream"), 0 };
     body b = { NULL, 0, 1, 0, u->size };
@@ -656,9 +604,9 @@ static int create_session(spo_upload *u, const char *drive, const char *remote)
         return rc;
     char json[80];
     size_t pos = 0;
-    catz(json, sizeof json, &pos, "{\"item\":{\"@microsoft.graph.conflictBehavior\":\"");
-    catz(json, sizeof json, &pos, conflict_word(u->conflict));
-    catz(json, sizeof json, &pos, "\"}}");
+    spo_drive_catz(json, sizeof json, &pos, "{\"item\":{\"@microsoft.graph.conflictBehavior\":\"");
+    spo_drive_catz(json, sizeof json, &pos, conflict_word(u->conflict));
+    spo_drive_catz(json, sizeof json, &pos, "\"}}");
     static const spo_http_header ct = { "Content-Type", SPO_SPAN_LIT("application/json"), 0 };
     body b = { json, pos, 0, 0, 0 };
     rc = graph_call(u, "POST", K_SESSION, &b, &ct, 1, NULL);
@@ -667,7 +615,7 @@ static int create_session(spo_upload *u, const char *drive, const char *remote)
         return rc;
     }
     spo_url pu; /* checked now, not at the first fragment, so the record never holds junk */
-    if (parse_long_url(u->upload_url, &pu) != SPO_OK) {
+    if (upload_url_parse(u->upload_url, &pu) != SPO_OK) {
         wipe(u->upload_url, sizeof u->upload_url);
         return SPO_E_JSON_SHAPE;
     }
@@ -696,11 +644,11 @@ static int send_fragments(spo_upload *u, uint64_t next, spo_upload_item *out)
             return SPO_E_JSON_SHAPE; /* all bytes are there but the service did not finish */
         char range[80];
         size_t pos = 0;
-        catz(range, sizeof range, &pos, "bytes ");
+        spo_drive_catz(range, sizeof range, &pos, "bytes ");
         cat_u64(range, sizeof range, &pos, next);
-        catz(range, sizeof range, &pos, "-");
+        spo_drive_catz(range, sizeof range, &pos, "-");
         cat_u64(range, sizeof range, &pos, end - 1);
-        catz(range, sizeof range, &pos, "/");
+        spo_drive_catz(range, sizeof range, &pos, "/");
         cat_u64(range, sizeof range, &pos, u->size); /* the same total every time */
         spo_http_header h = { "Content-Range", { range, pos }, 0 };
         body b = { NULL, 0, 1, next, end };
@@ -768,7 +716,7 @@ static int session_upload(spo_upload *u, const char *drive, const char *remote,
                 return SPO_OK;
             }
         }
-        else if (transient(rc) || rc == SPO_E_THROTTLED || rc == SPO_E_DEADLINE ||
+        else if (spo_graph_transient(rc) || rc == SPO_E_THROTTLED || rc == SPO_E_DEADLINE ||
                  (rc == SPO_E_GRAPH && u->g->diag->status >= 500)) {
             wipe(u->upload_url, sizeof u->upload_url);
             return rc; /* keep the record: the next run may reach the service */

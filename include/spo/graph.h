@@ -247,4 +247,9 @@ int spo_upload_file(spo_upload *u, const char *local, const char *drive, const c
  * doubling up to the cap, half of it random ("equal jitter"). Shared by listing and uploads. */
 uint32_t spo_graph_backoff(spo_graph *g, uint32_t attempt);
 
+/* True for a failure worth another attempt: the connection broke or timed out (a negative rc). */
+int spo_graph_transient(int rc);
+/* True for an HTTP status worth another attempt: 429 and the 5xx a busy service answers. */
+int spo_graph_retry_status(int status);
+
 #endif

@@ -2334,6 +2334,49 @@ def _(t):
     no_leaks(r, e)
 
 
+@case("files.get_interrupted_removes_temp")
+def _(t):
+    e = main_emu(t)
+    drive_put(e, "get/slow.bin", size=1 << 20, pattern="seq")
+    d = os.path.join(t.tmp, "get-interrupted")
+    os.makedirs(d, exist_ok=True)
+    local = os.path.join(d, "slow.bin")
+    argv = ["get", FILES_SITE, "get/slow.bin", local]
+    # A first run counts the Graph requests of a get; the content request (the last one, made
+    # once the temporary file exists) is then throttled with a long Retry-After: a slow download.
+    expect_rc0(t.spo_run(argv, t.env(e)))
+    os.unlink(local)
+    n = e.stats()["graph_requests"]
+    e.configure(throttle=5, throttle_after=n - 1, retry_after="60")
+    proc = t.spo_start(argv, t.env(e))
+    deadline = time.monotonic() + 60 * t.timeout_scale
+    temp = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        temp = [x for x in os.listdir(d) if ".spo-" in x]
+        if temp and e.stats()["faults"].get("throttled_429"):
+            break
+        time.sleep(0.05)
+    if proc.poll() is not None or not temp:
+        proc.kill()
+        proc.wait()
+        raise Fail("spo ended (rc %s) or made no temporary file before the interrupt: %r"
+                   % (proc.returncode, proc.stderr.read()[-300:]))
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30 * t.timeout_scale)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    if proc.returncode != -signal.SIGINT:
+        raise Fail("expected spo to end by SIGINT, its exit status was %s" % proc.returncode)
+    no_temp_left(t, d)
+    if os.path.exists(local):
+        raise Fail("LOCAL exists after an interrupted download")
+
+
 def list_items(e, name="Telemetry"):
     return e.api("GET", "/_emulator/drive/list-items?site=0&list=" + urllib.parse.quote(name))["items"]
 
