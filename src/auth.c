@@ -1,6 +1,8 @@
 /* Client-credentials token requests, with a secret or a certificate's assertion. */
 #include "spo/auth.h"
 
+#include "auth_priv.h"
+
 #include <mbedtls/platform_util.h>
 #include <string.h>
 
@@ -107,6 +109,14 @@ static int parse_lifetime(const char *s, uint32_t *out)
     }
     *out = (uint32_t)v;
     return SPO_OK;
+}
+
+int spo_auth_token_text(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return 1;
 }
 
 /* First line only: descriptions end in "\r\nTrace ID: ...". */
@@ -222,6 +232,7 @@ static int token_request(spo_auth *a, const spo_auth_config *cfg, spo_http_conn 
     }
     uint32_t life = 0;
     if (!caps[0].found || caps[0].type != SPO_JSON_STRING || caps[0].len == 0 || !caps[1].found ||
+        !spo_auth_token_text(t->bearer + SPO_BEARER_PREFIX_LEN, caps[0].len) ||
         parse_lifetime(a->expires_in, &life) != SPO_OK) {
         mbedtls_platform_zeroize(t, sizeof *t);
         return SPO_E_JSON_SHAPE;

@@ -2,6 +2,8 @@
  * Microsoft identity platform. See spo/auth.h for the protocol and the memory. */
 #include "spo/auth.h"
 
+#include "auth_priv.h"
+
 #include <mbedtls/platform_util.h>
 #include <string.h>
 
@@ -274,8 +276,8 @@ static int token_request(spo_delegated *d, const spo_auth_config *cfg, size_t le
                (!caps[3].found || caps[3].type != SPO_JSON_STRING || caps[3].len == 0 ||
                 !caps[6].found || seconds(d->num[0], 1, 100000000u, &life) != SPO_OK ||
                 (caps[4].found && caps[4].type != SPO_JSON_STRING) ||
-                !clean_value(t->bearer + SPO_BEARER_PREFIX_LEN, caps[3].len) ||
-                (caps[4].found && !clean_value(d->refresh, caps[4].len)) ||
+                !spo_auth_token_text(t->bearer + SPO_BEARER_PREFIX_LEN, caps[3].len) ||
+                (caps[4].found && !spo_auth_token_text(d->refresh, caps[4].len)) ||
                 (caps[5].found && caps[5].type != SPO_JSON_STRING))) {
         rc = SPO_E_JSON_SHAPE;
     }

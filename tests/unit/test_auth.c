@@ -146,6 +146,16 @@ static void test_malformed_and_missing(void **state)
     setup_conn(0);
     fake_add(&F, http_json(200, "OK", "{\"access_token\":\"abc\",\"expires_in\":\"soon\"}"), 0, 0);
     assert_int_equal(run(), SPO_E_JSON_SHAPE);
+    /* a token that could not go into an Authorization header (or the cache) as it is: a NUL that
+     * would cut it short, a CR LF, a space, a non-ASCII byte */
+    static const char *const bad[] = { "ab\\u0000cd", "ab\\r\\nX-Injected: 1", "ab cd", "ab\\u00e9cd" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"access_token\":\"%s\",\"expires_in\":3599}", bad[i]);
+        setup_conn(0);
+        fake_add(&F, http_json(200, "OK", body), 0, 0);
+        assert_int_equal(run(), SPO_E_JSON_SHAPE);
+    }
     setup_conn(0);
     fake_add(&F, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"access_token\":", 1, 0);
     assert_true(run() < 0);
