@@ -46,95 +46,58 @@ for t in tests/unit/test_*.c; do
   run_cmocka "$n[asan]" "$BA/tests/$n"
 done
 
-run_e2e() { # label args...
-  local label=$1; shift
-  local out="$log/e2e-$label.log"
-  /usr/bin/python3 tests/e2e/run.py "$@" >"$out" 2>&1; local rc=$?
-  local line p f
-  line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-  p=$(echo "$line" | sed -E 's/^e2e: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
-  p=${p:-0}; f=${f:-0}
-  if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
+# One suite: run "$@" with its output in $log/NAME.log, read its "PREFIX: N passed, N failed" line
+# (a non-zero exit with no failure counted is one failure), echo its FAIL lines (and ok lines when
+# SHOW=ok), and add it up. suite NAME PREFIX LABEL COMMAND...
+suite() {
+  local name=$1 prefix=$2 label=$3; shift 3
+  local out="$log/$name.log" rc line p f
+  "$@" >"$out" 2>&1; rc=$?
+  line=$(grep -E "^$prefix: [0-9]+ passed, [0-9]+ failed" "$out" | tail -1)
+  p=$(echo "$line" | sed -E "s/^$prefix: ([0-9]+) passed.*/\1/"); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+  p=${p:-0}; f=${f:-0}; if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
   passed=$((passed + p)); failed=$((failed + f))
-  grep -E '^FAIL' "$out" | sed "s/^/  /"
-  if [ "$f" != 0 ]; then failures+=("e2e-$label (see $out)"); fi
-  printf '%-40s %3d passed, %d failed\n' "e2e $label" "$p" "$f"
+  grep -E "^(${SHOW:-FAIL}|FAIL)" "$out" | sed "s/^/  /"
+  [ "$f" != 0 ] && failures+=("$label (see $out)")
+  printf '%-40s %3d passed, %d failed\n' "$label" "$p" "$f"
 }
+e2e() { /usr/bin/python3 tests/e2e/run.py "$@"; }
 if [ -f tests/e2e/run.py ] && [ "$board" != linux-host ]; then
-  run_e2e "$board" --spo "$B/spo-qemu"  # a launcher: the runner gives spo a clean environment
+  suite "e2e-$board" e2e "e2e $board" e2e --spo "$B/spo-qemu"  # a launcher: the runner gives spo a clean environment
 elif [ -f tests/e2e/run.py ]; then
-  run_e2e plain --spo "$B/spo"
-  run_e2e asan --spo "$BA/spo"
-  if [ "${SPO_SKIP_VALGRIND:-0}" != 1 ]; then run_e2e valgrind --spo "$B/spo" --valgrind; fi
+  suite e2e-plain e2e "e2e plain" e2e --spo "$B/spo"
+  suite e2e-asan e2e "e2e asan" e2e --spo "$BA/spo"
+  if [ "${SPO_SKIP_VALGRIND:-0}" != 1 ]; then suite e2e-valgrind e2e "e2e valgrind" e2e --spo "$B/spo" --valgrind; fi
 fi
 
 if [ -f tests/long/run.sh ] && [ "${SPO_SKIP_LONG:-0}" != 1 ] && [ "$board" = linux-host ]; then
-  out="$log/long.log"
-  bash tests/long/run.sh >"$out" 2>&1; rc=$?
-  line=$(grep -E '^long: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-  p=$(echo "$line" | sed -E 's/^long: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
-  p=${p:-0}; f=${f:-0}; if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
-  passed=$((passed + p)); failed=$((failed + f))
-  grep -E '^(ok|FAIL)' "$out" | sed "s/^/  /"
-  [ "$f" != 0 ] && failures+=("long (see $out)")
-  printf '%-40s %3d passed, %d failed\n' "long runs" "$p" "$f"
+  SHOW=ok suite long long "long runs" bash tests/long/run.sh
 fi
 
 # Certificate sign-in with a wrong device clock (a day behind, years ahead, 1970), library API.
 if [ -f tests/long/cert_clock.sh ] && [ "$board" = linux-host ]; then
-  out="$log/cert_clock.log"
-  bash tests/long/cert_clock.sh >"$out" 2>&1; rc=$?
-  line=$(grep -E '^clock: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-  p=$(echo "$line" | sed -E 's/^clock: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
-  p=${p:-0}; f=${f:-0}; if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
-  passed=$((passed + p)); failed=$((failed + f))
-  grep -E '^(ok|FAIL)' "$out" | sed "s/^/  /"
-  [ "$f" != 0 ] && failures+=("cert_clock (see $out)")
-  printf '%-40s %3d passed, %d failed\n' "certificate sign-in, wrong clock" "$p" "$f"
+  SHOW=ok suite cert_clock clock "certificate sign-in, wrong clock" bash tests/long/cert_clock.sh
 fi
 
 if [ -f tests/nginx/run.sh ] && [ "${SPO_SKIP_NGINX:-0}" != 1 ] && [ "$board" = linux-host ]; then
-  out="$log/nginx.log"
-  bash tests/nginx/run.sh "$B/spo" "$BA/spo" >"$out" 2>&1; rc=$?
-  line=$(grep -E '^nginx: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-  p=$(echo "$line" | sed -E 's/^nginx: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
-  p=${p:-0}; f=${f:-0}; if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
-  passed=$((passed + p)); failed=$((failed + f))
-  grep -E '^FAIL' "$out" | sed "s/^/  /"
-  [ "$f" != 0 ] && failures+=("nginx (see $out)")
-  printf '%-40s %3d passed, %d failed\n' "nginx peer" "$p" "$f"
+  suite nginx nginx "nginx peer" bash tests/nginx/run.sh "$B/spo" "$BA/spo"
 fi
 
 # The emulator's own self-tests, so that a broken emulator is not mistaken for a broken spo.
 # selftest_identity.py ends with "selftest: N passed, N failed"; selftest_drive.py prints
 # "ok NAME (T s)" or "FAIL NAME" per check and ends with "ALL OK" or "FAILED N": counted here.
-if [ -f tests/emulator/selftest_identity.py ] && [ -f tests/emulator/selftest_drive.py ] &&
-   [ "$board" = linux-host ]; then
-  out="$log/emulator-selftest.log"
-  /usr/bin/python3 tests/emulator/selftest_identity.py >"$out" 2>&1; rc1=$?
-  line=$(grep -E '^selftest: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-  p=$(echo "$line" | sed -E 's/^selftest: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
-  p=${p:-0}; f=${f:-0}; if [ $rc1 -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
-  out2="$log/emulator-selftest-drive.log"
-  /usr/bin/python3 tests/emulator/selftest_drive.py >"$out2" 2>&1; rc2=$?
-  p2=$(grep -cE '^ok ' "$out2"); f2=$(grep -cE '^FAIL ' "$out2")
-  if [ $rc2 -ne 0 ] && [ "$f2" = 0 ]; then f2=1; fi
-  p=$((p + p2)); f=$((f + f2))
-  passed=$((passed + p)); failed=$((failed + f))
-  grep -hE '^FAIL' "$out" "$out2" | sed "s/^/  /"
-  [ "$f" != 0 ] && failures+=("emulator self-tests (see $out and $out2)")
-  printf '%-40s %3d passed, %d failed\n' "emulator self-tests" "$p" "$f"
+if [ -f tests/emulator/selftest_identity.py ] && [ "$board" = linux-host ]; then
+  suite emulator-selftest selftest "emulator self-tests (identity)" /usr/bin/python3 tests/emulator/selftest_identity.py
+fi
+if [ -f tests/emulator/selftest_drive.py ] && [ "$board" = linux-host ]; then
+  suite emulator-selftest-drive selftest-drive "emulator self-tests (drive)" bash -c \
+    'out=$(/usr/bin/python3 tests/emulator/selftest_drive.py 2>&1); rc=$?; printf "%s\n" "$out"
+     p=$(printf "%s\n" "$out" | grep -cE "^ok "); f=$(printf "%s\n" "$out" | grep -cE "^FAIL ")
+     echo "selftest-drive: $p passed, $f failed"; exit $rc'
 fi
 
 if grep -q '^fuzz-replay:' Makefile && [ "$board" = linux-host ]; then
-  out="$log/fuzz-replay.log"
-  make -s fuzz-replay >"$out" 2>&1; rc=$?
-  line=$(grep -E '^fuzz-replay: [0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
-  p=$(echo "$line" | sed -E 's/^fuzz-replay: ([0-9]+) passed.*/\1/'); f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
-  p=${p:-0}; f=${f:-0}; if [ $rc -ne 0 ] && [ "$f" = 0 ]; then f=1; fi
-  passed=$((passed + p)); failed=$((failed + f))
-  [ "$f" != 0 ] && failures+=("fuzz-replay (see $out)")
-  printf '%-40s %3d passed, %d failed\n' "fuzz corpus replay" "$p" "$f"
+  SHOW=NONE suite fuzz-replay fuzz-replay "fuzz corpus replay" make -s fuzz-replay
 fi
 
 if [ ${#failures[@]} -gt 0 ]; then printf 'failed: %s\n' "${failures[@]}"; fi
