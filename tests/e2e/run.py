@@ -11,6 +11,7 @@ server. Python 3 standard library only.
 """
 import argparse
 import base64
+import glob
 import http.client
 import json
 import os
@@ -2553,8 +2554,9 @@ def put_lines(e, names_paths):
 
 
 def no_upload_records(t):
-    d = os.path.join(t.tmp, ".config", "spo")
-    left = [n for n in (os.listdir(d) if os.path.isdir(d) else []) if n.startswith("upload-")]
+    # Each t.env() has its own XDG_CONFIG_HOME (t.tmp/xdg-*): records are looked for in all of them.
+    dirs = [os.path.join(t.tmp, ".config", "spo")] + glob.glob(os.path.join(t.tmp, "xdg-*", "spo"))
+    left = [n for d in dirs if os.path.isdir(d) for n in os.listdir(d) if n.startswith("upload-")]
     if left:
         raise Fail("upload records left behind: %s" % left)
 
@@ -2612,7 +2614,7 @@ def _(t):
     proc.stderr.close()
     if not killed:
         raise Fail("spo finished (rc %s) before it could be killed" % proc.returncode)
-    recdir = os.path.join(t.tmp, ".config", "spo")
+    recdir = os.path.join(env["XDG_CONFIG_HOME"], "spo")   # the store of this env, kept for the rerun
     recs = [n for n in os.listdir(recdir) if n.startswith("upload-")] if os.path.isdir(recdir) else []
     if len(recs) != 1 or os.stat(os.path.join(recdir, recs[0])).st_mode & 0o777 != 0o600:
         raise Fail("expected one 0600 upload record after the kill, found %s" % recs)
