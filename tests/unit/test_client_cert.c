@@ -131,10 +131,8 @@ static void setup_client(int64_t device_wall, const char *path, uint8_t alg)
     cfg.tenant = TENANT;
     cfg.client_id = CLIENT_ID;
     static spo_cert_cred cred;
-    cfg.client_certificate_path = path;
-    cfg.cert = &cred;
+    spo_config_use_certificate(&cfg, &cred, path, NULL, alg);
     cfg.client_secret = path ? NULL : "not-a-real-secret";
-    cfg.jwt_alg = alg;
     cfg.authority_host = "https://login.example.test";
     cfg.graph_url = "https://graph.example.test";
     cfg.ca_pem = dummy_ca;
@@ -246,8 +244,9 @@ static void test_token_request_carries_assertion(void **state)
     spo_client_cleanup(&C);
 }
 
-/* The credential's storage is the caller's: a certificate without it is refused at init, with a
- * message, before anything is read or sent; cleanup wipes the caller's credential. */
+/* The credential's storage is the caller's: a certificate without it (or without its setter) is
+ * refused at init, with a message, before anything is read or sent; cleanup wipes the caller's
+ * credential. */
 static void test_cert_storage_is_the_callers(void **state)
 {
     (void)state;
@@ -261,11 +260,16 @@ static void test_cert_storage_is_the_callers(void **state)
     cfg.graph_url = "https://graph.example.test";
     cfg.ca_pem = dummy_ca;
     cfg.ca_pem_len = sizeof dummy_ca - 1;
+    /* the path alone, without the setter: the certificate code may not be linked */
+    assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_E_ARG);
+    assert_non_null(strstr(spo_client_diag(&C)->message, "spo_config_use_certificate()"));
+    spo_client_cleanup(&C);
+    spo_config_use_certificate(&cfg, NULL, pem_path, NULL, SPO_JWT_PS256);
     assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_E_ARG);
     assert_non_null(strstr(spo_client_diag(&C)->message, "spo_config.cert"));
     spo_client_cleanup(&C);
     static spo_cert_cred cred;
-    cfg.cert = &cred;
+    spo_config_use_certificate(&cfg, &cred, pem_path, NULL, SPO_JWT_PS256);
     assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_OK);
     assert_int_equal(cred.loaded, 1);
     spo_client_cleanup(&C);
