@@ -141,7 +141,7 @@ static int token_request(spo_auth *a, const spo_auth_config *cfg, spo_http_conn 
     a->date = 0;
     if (!cfg->authority || !cfg->tenant || !cfg->client_id || !cfg->scope ||
         !cfg->secret == !cfg->cert ||
-        (cfg->cert && !cfg->entropy))
+        (cfg->cert && (!cfg->entropy || !cfg->cert->assertion_form)))
         return SPO_E_ARG;
 
     /* {authority}/{tenant}/oauth2/v2.0/token; the authority may carry a path (ADFS-style hosts). */
@@ -174,7 +174,7 @@ static int token_request(spo_auth *a, const spo_auth_config *cfg, spo_http_conn 
         spo_http_conn_close(conn);
         spo_assertion_params ap = { target, cfg->client_id, wall, cfg->jwt_alg, cfg->entropy,
                                     cfg->entropy_ctx };
-        rc = spo_assertion_form(cfg->cert, &ap, b, cap, &pos);
+        rc = cfg->cert->assertion_form(cfg->cert, &ap, b, cap, &pos); /* linked by the load */
     } else {
         if ((rc = append_raw(b, cap, &pos, "&client_secret=")) == SPO_OK)
             rc = spo_form_append(b, cap, &pos, cfg->secret, strlen(cfg->secret));

@@ -302,6 +302,7 @@ static int load(spo_cert_cred *c, size_t len, const char *password)
     if (rc != SPO_OK)
         return fail_wipe(c, c->problem, c->mbedtls_err, rc);
     c->loaded = 1;
+    c->assertion_form = spo_assertion_form; /* auth.c signs through this (see spo_cert_cred) */
     return spo_cert_fail(c, SPO_CERT_OK, 0, SPO_OK);
 }
 

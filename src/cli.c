@@ -407,9 +407,7 @@ int main(int argc, char **argv)
     if (!cert && !(secret && *secret))
         cert = env("AZURE_CLIENT_CERTIFICATE_PATH");
     if (cert) {
-        o.cfg.client_certificate_path = cert;
-        o.cfg.cert = &cert_cred;
-        o.cfg.client_certificate_password = password;
+        spo_config_use_certificate(&o.cfg, &cert_cred, cert, password, o.cfg.jwt_alg);
     } else {
         o.cfg.client_secret = secret;
     }
@@ -422,10 +420,8 @@ int main(int argc, char **argv)
     if (cache && cache[0] != '/' && strcmp(cache, "off") != 0)
         return usage_error("SPO_TOKEN_CACHE must be an absolute path or 'off', not '%s'", cache);
     if (!cache || cache[0] == '/') {
-        o.cfg.cache_buf = cache_buf;
-        o.cfg.cache_cap = sizeof cache_buf;
-        o.cfg.cache_key = cache;
-        o.cfg.cache_warn = spo_cli_cache_warn;
+        spo_config_use_token_cache(&o.cfg, cache_buf, sizeof cache_buf, cache, spo_cli_cache_warn,
+                                   NULL);
     }
     if (!strcmp(o.cmd, "logout"))
         return spo_cli_logout(&o.cfg);
@@ -440,12 +436,12 @@ int main(int argc, char **argv)
     if (login || (!cert && (!secret || !*secret))) {
         /* Delegated: the signed-in user's tokens (a secret in the environment is not used by
          * login, which must not be confused by it). */
-        o.cfg.user = &user;
         o.cfg.client_certificate_path = NULL; /* login is a public client's: no app credential */
         o.cfg.cert = NULL;
         o.cfg.client_certificate_password = NULL;
         cert = NULL;
-        o.cfg.user_scope = spo_cli_scope(scope_buf, sizeof scope_buf, o.scope, o.cfg.graph_url);
+        spo_config_use_user(&o.cfg, &user,
+                            spo_cli_scope(scope_buf, sizeof scope_buf, o.scope, o.cfg.graph_url));
         if (o.scope && !o.cfg.user_scope)
             return usage_error("--scope / SPO_SCOPE is longer than %s", "SPO_CFG_URL_MAX");
     }

@@ -29,9 +29,11 @@ void spo_cli_proxy_env(spo_config *cfg)
         strspn(u, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.") ==
             (size_t)(sep - u))
         snprintf(proxy_scheme, sizeof proxy_scheme, " (%.*s://)", (int)(sep - u), u);
-    cfg->no_proxy = env_set("no_proxy");
-    if (!cfg->no_proxy)
-        cfg->no_proxy = env_set("NO_PROXY");
+    const char *no_proxy = env_set("no_proxy");
+    if (!no_proxy)
+        no_proxy = env_set("NO_PROXY");
+    /* the trace is added with --verbose, later */
+    spo_config_use_proxy(cfg, cfg->proxy, no_proxy, cfg->proxy_trace);
 }
 
 void spo_cli_proxy_wipe_env(void)

@@ -139,7 +139,7 @@ int spo_client_fetch(spo_client *c)
         clock_from_date(c, "the device clock is before this build's date");
     }
     for (uint32_t attempt = 0;; attempt++) {
-        int rc = c->user ? spo_auth_refresh(c->user, &c->auth_cfg, &c->http, &c->reader,
+        int rc = c->user ? c->user_ops->refresh(c->user, &c->auth_cfg, &c->http, &c->reader,
                                             p->monotonic_ms(p->ctx), spo_client_wall(c), &c->diag)
                          : spo_auth_client_credentials(&c->auth, &c->auth_cfg, &c->http, &c->reader,
                                                        p->monotonic_ms(p->ctx), spo_client_wall(c),
@@ -192,8 +192,8 @@ static void cached_token(spo_client *c)
         return;
     c->cache_tried = 1;
     spo_cache_id id = cache_id(c);
-    int rc = spo_cache_load(&c->cache, &id, &c->auth.token, NULL, 0, spo_client_wall(c),
-                            p->monotonic_ms(p->ctx));
+    int rc = c->cache_ops->load(&c->cache, &id, &c->auth.token, NULL, 0, spo_client_wall(c),
+                                p->monotonic_ms(p->ctx));
     if (rc != SPO_CACHE_FRESH && rc != SPO_CACHE_STALE && rc != SPO_CACHE_MISS)
         spo_client_cache_problem(c, rc);
 }
@@ -203,7 +203,7 @@ static void cache_token(spo_client *c)
     if (!c->cache.buf)
         return;
     spo_cache_id id = cache_id(c);
-    int rc = spo_cache_store(&c->cache, &id, &c->auth.token, NULL, 0, spo_client_wall(c));
+    int rc = c->cache_ops->store(&c->cache, &id, &c->auth.token, NULL, 0, spo_client_wall(c));
     if (rc != SPO_OK)
         spo_client_cache_problem(c, rc);
 }
@@ -216,7 +216,7 @@ static int provide_token(void *ctx, int force, spo_span *out)
     const spo_port *p = c->port;
     int stale = force || !spo_token_fresh(&c->auth.token, p->monotonic_ms(p->ctx));
     if (stale && c->user) {
-        int rc = spo_client_user_token(c, force); /* delegated: cache, then the refresh token */
+        int rc = c->user_ops->token(c, force); /* delegated: cache, then the refresh token */
         if (rc != SPO_OK)
             return rc;
     } else if (stale) {
@@ -244,6 +244,23 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     const char *authority = cfg->authority_host ? cfg->authority_host : SPO_DEFAULT_AUTHORITY;
     const char *graph = cfg->graph_url ? cfg->graph_url : SPO_DEFAULT_GRAPH;
 
+    /* A feature's settings without its setter: its code is not linked (spo/spo.h, "Flash"), and
+     * ignoring the setting would be a silent surprise. */
+    const char *unlinked = NULL;
+    if (((cfg->client_certificate_path && *cfg->client_certificate_path) || cfg->cert) &&
+        !cfg->cert_ops)
+        unlinked = "a certificate is set without spo_config_use_certificate(): call it instead";
+    else if (cfg->cache_buf && !cfg->cache_ops)
+        unlinked = "a token cache is set without spo_config_use_token_cache(): call it instead";
+    else if (cfg->user && !cfg->user_ops)
+        unlinked = "a delegated user is set without spo_config_use_user(): call it instead";
+    else if (cfg->proxy && *cfg->proxy && !cfg->proxy_ops)
+        unlinked = "a proxy is set without spo_config_use_proxy(): call it instead";
+    if (unlinked) {
+        msg_put(d, 0, unlinked);
+        return SPO_E_ARG;
+    }
+
     int use_cert = cfg->client_certificate_path && *cfg->client_certificate_path;
     if (use_cert && cfg->client_secret && *cfg->client_secret) {
         msg_put(d, 0, "both a client secret and a certificate are set: set only the one to use");
@@ -259,6 +276,7 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     }
     /* Delegated only without an app credential: a secret or a certificate means app-only. */
     c->user = (cfg->client_secret && *cfg->client_secret) || use_cert ? NULL : cfg->user;
+    c->user_ops = c->user ? cfg->user_ops : NULL;
     if ((rc = copy_setting(c->tenant, sizeof c->tenant, cfg->tenant, "tenant id", d)) ||
         (rc = copy_setting(c->client_id, sizeof c->client_id, cfg->client_id, "client id", d)) ||
         (!use_cert && !c->user &&
@@ -276,7 +294,7 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     }
     memcpy(c->scope, graph, glen);
     memcpy(c->scope + glen, "/.default", sizeof "/.default");
-    if (c->user && (rc = spo_client_user_scope(c, graph, glen, cfg->user_scope)) != SPO_OK)
+    if (c->user && (rc = c->user_ops->scope(c, graph, glen, cfg->user_scope)) != SPO_OK)
         return rc;
 
     spo_url probe;
@@ -290,6 +308,7 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     if (cfg->cache_buf && cfg->cache_cap) {
         c->cache = (spo_cache){ port, cfg->cache_key ? cfg->cache_key : SPO_CACHE_KEY,
                                 cfg->cache_buf, cfg->cache_cap };
+        c->cache_ops = cfg->cache_ops;
         c->cache_warn = cfg->cache_warn;
         c->cache_warn_ctx = cfg->cache_warn_ctx;
     }
@@ -303,10 +322,12 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     if (use_cert) {
         /* After spo_tls_global_init: the key is checked in mbedTLS's pool. */
         c->cert = cfg->cert;
-        rc = spo_cert_load_file(c->cert, port, cfg->client_certificate_path,
-                                cfg->client_certificate_password);
+        c->cert_ops = cfg->cert_ops;
+        rc = c->cert_ops->load_file(c->cert, port, cfg->client_certificate_path,
+                                    cfg->client_certificate_password);
         if (rc != SPO_OK) {
-            msg_put(d, msg_put(d, 0, "client certificate: "), spo_cert_problem_text(c->cert->problem));
+            msg_put(d, msg_put(d, 0, "client certificate: "),
+                    c->cert_ops->problem_text(c->cert->problem));
             return rc;
         }
         c->use_cert = 1;
@@ -327,7 +348,7 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     const spo_port *below_tls = port;
     if (cfg->proxy && *cfg->proxy) {
         /* the proxy is a port wrapper: TLS runs through its tunnels as over TCP */
-        if ((rc = spo_proxy_init(&c->proxy, port, cfg->proxy, cfg->no_proxy)) != SPO_OK) {
+        if ((rc = cfg->proxy_ops->init(&c->proxy, port, cfg->proxy, cfg->no_proxy)) != SPO_OK) {
             msg_put(d, 0, rc == SPO_E_TOO_LONG
                               ? "the proxy URL's host or credentials are longer than their "
                                 "buffers (SPO_PROXY_HOST_MAX, SPO_PROXY_CRED_MAX): rebuild with "
@@ -399,10 +420,10 @@ void spo_client_cleanup(spo_client *c)
     spo_tls_free(&c->tls);
     if (c->clock_set)
         spo_tls_set_clock_offset(0);
-    if (c->user)
-        spo_delegated_wipe(c->user); /* the refresh token kept for this run */
-    if (c->cert)
-        spo_cert_wipe(c->cert); /* the key and its password */
+    if (c->user && c->user_ops)
+        c->user_ops->wipe(c->user); /* the refresh token kept for this run */
+    if (c->cert && c->cert_ops)
+        c->cert_ops->wipe(c->cert); /* the key and its password */
     /* Everything that held the secret or the token: the secret copy, the certificate's key and
      * password, the form body and token, the HTTP buffers that carried them, and the JSON window. */
     mbedtls_platform_zeroize(c, sizeof *c);

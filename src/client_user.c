@@ -70,8 +70,8 @@ static void adopt(spo_client *c)
     if (!c->cache.buf)
         return;
     spo_cache_id id = user_id(c);
-    int rc = spo_cache_store(&c->cache, &id, &c->auth.token, u->refresh, strlen(u->refresh),
-                             spo_client_wall(c));
+    int rc = c->cache_ops->store(&c->cache, &id, &c->auth.token, u->refresh, strlen(u->refresh),
+                                 spo_client_wall(c));
     if (rc != SPO_OK)
         spo_client_cache_problem(c, rc);
 }
@@ -83,8 +83,8 @@ int spo_client_user_token(spo_client *c, int force)
     if (!c->user_loaded && c->cache.buf) {
         c->user_loaded = 1;
         spo_cache_id id = user_id(c);
-        int rc = spo_cache_load(&c->cache, &id, &c->auth.token, u->refresh, sizeof u->refresh,
-                                spo_client_wall(c), p->monotonic_ms(p->ctx));
+        int rc = c->cache_ops->load(&c->cache, &id, &c->auth.token, u->refresh, sizeof u->refresh,
+                                    spo_client_wall(c), p->monotonic_ms(p->ctx));
         if (rc == SPO_CACHE_FRESH && !force)
             return SPO_OK;
         if (rc != SPO_CACHE_FRESH && rc != SPO_CACHE_STALE && rc != SPO_CACHE_MISS)
@@ -150,4 +150,16 @@ int spo_client_login_device(spo_client *c, void (*prompt)(void *ctx, const spo_d
     /* Nothing of the flow stays: the token is the client's now, the refresh token is stored. */
     spo_delegated_wipe(u);
     return rc;
+}
+
+/* Delegated mode's table: the client reaches this file (and the device code and refresh grant in
+ * auth_device.c) only through it, so only programs that call spo_config_use_user() link them. */
+static const spo_user_ops USER_OPS = { spo_client_user_scope, spo_client_user_token,
+                                       spo_auth_refresh, spo_delegated_wipe };
+
+void spo_config_use_user(spo_config *cfg, spo_delegated *user, const char *scope)
+{
+    cfg->user = user;
+    cfg->user_scope = scope;
+    cfg->user_ops = &USER_OPS;
 }

@@ -46,7 +46,8 @@ typedef struct spo_auth_config {
     const char *client_id; /* Application (client) ID */
     const char *secret;    /* client secret value, or NULL when cert is set */
     const char *scope;     /* "https://graph.microsoft.com/.default" */
-    /* Certificate credentials instead of the secret (exactly one of secret and cert). The assertion
+    /* Certificate credentials instead of the secret (exactly one of secret and cert, loaded with
+     * spo_cert_load_file or spo_cert_load_pem: unloaded is SPO_E_ARG). The assertion
      * is signed with alg (spo_jwt_alg), entropy from entropy(entropy_ctx) (a port's entropy), and
      * the wall time passed to spo_auth_client_credentials as iat/nbf. */
     struct spo_cert_cred *cert;
@@ -385,6 +386,7 @@ enum spo_cert_problem {
     SPO_CERT_NO_MEMORY      /* mbedTLS's pool ran out (status SPO_E_TLS_POOL) */
 };
 
+struct spo_assertion_params;
 typedef struct spo_cert_cred {
     char x5t_s256[44];      /* base64url(SHA-256(certificate DER)), unpadded, NUL-terminated */
     char x5t[28];           /* base64url(SHA-1(certificate DER)), unpadded, NUL-terminated */
@@ -394,6 +396,11 @@ typedef struct spo_cert_cred {
     int mbedtls_err;        /* raw mbedTLS error behind problem (for --verbose), 0 if none */
     size_t key_len;         /* the key's PEM block in pem, NUL excluded */
     size_t password_len;    /* 0 when the key is not encrypted */
+    /* spo_assertion_form, set by a successful load: spo_auth_client_credentials signs through it
+     * so that the token request itself does not link the signing code into secret-only programs
+     * (only loading a certificate does). */
+    int (*assertion_form)(struct spo_cert_cred *c, const struct spo_assertion_params *p, char *dst,
+                          size_t cap, size_t *pos);
     char password[SPO_CERT_PASSWORD_MAX];
     char pem[SPO_CERT_PEM_MAX + 1]; /* the file while loading; then the key block alone */
 } spo_cert_cred;

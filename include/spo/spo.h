@@ -4,7 +4,7 @@
  *   static spo_client c;                       // ~21 KB, all of spo's state
  *   spo_config cfg = { .tenant = ..., .client_id = ..., .client_secret = ... };
  *   // or, with a certificate: static spo_cert_cred cred;   (8.6 KB, only where it is used)
- *   //     .client_certificate_path = "/etc/app/cert.pem", .cert = &cred (+ .client_certificate_password)
+ *   //     spo_config_use_certificate(&cfg, &cred, "/etc/app/cert.pem", password, SPO_JWT_PS256);
  *   if (spo_client_init(&c, spo_port_posix(), &cfg) == SPO_OK)
  *       rc = spo_client_sites(&c, NULL, on_site, NULL);
  *   spo_client_cleanup(&c);                     // closes, zeroes secret, key and token
@@ -13,6 +13,16 @@
  * need is the caller's and passed in spo_config, so that a program without it pays nothing: the
  * certificate credential (spo_cert_cred, 8.6 KB: the key's PEM block and its password; not on the
  * stack nor in mbedTLS's pool), the token cache's work buffer, the delegated sign-in state.
+ *
+ * Flash: the certificate, the token cache, delegated sign-in and the proxy are linked only into
+ * programs that use them (as BearSSL does with its vtables): each is switched on by its setter,
+ * spo_config_use_certificate(), spo_config_use_token_cache(), spo_config_use_user() and
+ * spo_config_use_proxy(), which lives in (or next to) the feature's code and puts a const table of
+ * its functions into spo_config. The client calls a feature only through that table, so a program
+ * that never calls the setter never references the feature, and the linker leaves it out (a
+ * sites-only program with a secret: about 23 KB of spo instead of 41 KB on a Cortex-M4, `make
+ * size`). The fields the setters fill are still in spo_config; setting one without its setter is
+ * SPO_E_ARG at spo_client_init (the message names the setter), never silently ignored.
  *
  * The clock (devices without an RTC). spo keeps an offset to the port's wall clock: corrected
  * wall = port->wall_time() + offset, and every wall-clock use goes through it: the assertion's
@@ -72,12 +82,42 @@ typedef struct spo_cloud {
 /* The cloud called name, or NULL if there is none by that name. */
 const spo_cloud *spo_cloud_find(const char *name);
 
+struct spo_client;
+
+/* The optional features' tables (see "Flash" above): filled by their setters only. */
+typedef struct spo_cert_ops {
+    int (*load_file)(spo_cert_cred *c, const spo_port *port, const char *path,
+                     const char *password);
+    const char *(*problem_text)(int problem);
+    void (*wipe)(spo_cert_cred *c);
+} spo_cert_ops;
+
+typedef struct spo_cache_ops {
+    int (*load)(const spo_cache *c, const spo_cache_id *id, spo_token *out, char *refresh,
+                size_t refresh_cap, int64_t now, uint64_t now_ms);
+    int (*store)(const spo_cache *c, const spo_cache_id *id, const spo_token *t,
+                 const char *refresh, size_t refresh_len, int64_t now);
+} spo_cache_ops;
+
+typedef struct spo_user_ops {
+    int (*scope)(struct spo_client *c, const char *graph, size_t glen, const char *user_scope);
+    int (*token)(struct spo_client *c, int force);
+    int (*refresh)(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn *conn,
+                   spo_json_reader *r, uint64_t now_ms, int64_t wall, spo_diag *diag);
+    void (*wipe)(spo_delegated *d);
+} spo_user_ops;
+
+typedef struct spo_proxy_ops {
+    int (*init)(spo_proxy *p, const spo_port *lower, const char *proxy_url, const char *no_proxy);
+} spo_proxy_ops;
+
 typedef struct spo_config {
     const char *tenant;         /* AZURE_TENANT_ID */
     const char *client_id;      /* AZURE_CLIENT_ID */
     const char *client_secret;  /* AZURE_CLIENT_SECRET; copied, the caller may wipe its own copy */
-    /* Certificate credentials instead of the secret (setting both is SPO_E_ARG: a library caller
-     * says which one it means): AZURE_CLIENT_CERTIFICATE_PATH, a PEM file with the certificate
+    /* Certificate credentials instead of the secret, set with spo_config_use_certificate()
+     * (setting both is SPO_E_ARG: a library caller says which one it means):
+     * AZURE_CLIENT_CERTIFICATE_PATH, a PEM file with the certificate
      * registered on the app and its RSA key (spo/auth.h), read through port->file_read; the
      * password of an encrypted key (AZURE_CLIENT_CERTIFICATE_PASSWORD; copied, wipe your own). */
     const char *client_certificate_path;
@@ -85,6 +125,7 @@ typedef struct spo_config {
     spo_cert_cred *cert;        /* where the credential is kept (the caller's, 8.6 KB; needed with
                                  * client_certificate_path; wiped by spo_client_cleanup) */
     uint8_t jwt_alg;            /* spo_jwt_alg: SPO_JWT_PS256 (0, x5t#S256) or SPO_JWT_RS256 (x5t) */
+    const spo_cert_ops *cert_ops; /* set by spo_config_use_certificate() only */
     const char *authority_host; /* AZURE_AUTHORITY_HOST, NULL = SPO_DEFAULT_AUTHORITY */
     const char *graph_url;      /* SPO_GRAPH_URL, NULL = SPO_DEFAULT_GRAPH */
     const char *ca_file;        /* SPO_CA_FILE, NULL = SPO_DEFAULT_CA_FILE (unless ca_pem) */
@@ -99,14 +140,16 @@ typedef struct spo_config {
      * (offset_s: corrected wall - port wall; why: "clock before the build date" or
      * "AADSTS700024"). */
     void (*clock_note)(void *ctx, int64_t offset_s, const char *why);
-    /* An HTTP proxy for every connection (token endpoint and Graph alike), as
+    /* Set with spo_config_use_proxy(). An HTTP proxy for every connection (token endpoint and
+     * Graph alike), as
      * http://[user:password@]host[:port] (see spo_proxy_url_parse; the credentials are copied and
      * zeroed at cleanup). NULL or "" = connect directly. */
     const char *proxy;
     const char *no_proxy;       /* hosts reached directly despite proxy (see spo_proxy_bypass);
                                  * not copied: it must outlive the client */
     spo_proxy_trace_fn proxy_trace; /* --verbose: one call per connection, with trace_ctx */
-    /* The token cache (spo/auth.h), so that a program started every minute asks the token
+    const spo_proxy_ops *proxy_ops; /* set by spo_config_use_proxy() only */
+    /* The token cache (spo/auth.h), set with spo_config_use_token_cache(), so that a program started every minute asks the token
      * endpoint once per token lifetime. Off when cache_buf is NULL: a program without a cache pays
      * nothing. The buffer (SPO_CACHE_MAX bytes for any record) is the caller's, used only during
      * a cache call and zeroed after it; it must outlive the client. */
@@ -118,14 +161,45 @@ typedef struct spo_config {
      * failure: rc is what spo_cache_describe() explains); the run goes on without it. NULL: silent. */
     void (*cache_warn)(void *ctx, const char *key, int rc);
     void *cache_warn_ctx;
-    /* Delegated mode (a signed-in user, spo/auth.h's device code flow): set user to the caller's
-     * spo_delegated (it must outlive the client) and leave client_secret NULL. Tokens then come
+    const spo_cache_ops *cache_ops; /* set by spo_config_use_token_cache() only */
+    /* Delegated mode (a signed-in user, spo/auth.h's device code flow), set with
+     * spo_config_use_user(): user is the caller's spo_delegated (it must outlive the client);
+     * leave client_secret NULL. Tokens then come
      * from the cache (kind SPO_CACHE_USER, so a cache is needed past spo_client_login_device()),
      * renewed with the refresh token when stale; the rotated refresh token is stored each time. */
     spo_delegated *user;
     const char *user_scope;     /* delegated scope; NULL = "<Graph root>/Sites.Read.All
                                  * offline_access" */
+    const spo_user_ops *user_ops; /* set by spo_config_use_user() only */
 } spo_config;
+
+/* Sign in with a certificate instead of a secret: the credential in pem_path (a PEM file with the
+ * certificate and its RSA key, read through port->file_read at spo_client_init), kept in storage
+ * (the caller's, 8.6 KB, wiped by spo_client_cleanup), the key's password (NULL: unencrypted;
+ * copied) and jwt_alg (spo_jwt_alg). Fills client_certificate_path, client_certificate_password,
+ * cert, jwt_alg and cert_ops; links the certificate and assertion code into the program. */
+void spo_config_use_certificate(spo_config *cfg, spo_cert_cred *storage, const char *pem_path,
+                                const char *password, uint8_t jwt_alg);
+
+/* Keep tokens in the token cache: buf (cap bytes; SPO_CACHE_MAX holds any record) is its work
+ * buffer, key the record (NULL: SPO_CACHE_KEY), warn (may be NULL) called with warn_ctx at most
+ * once when the cache cannot be used. buf and key must outlive the client. Fills cache_buf,
+ * cache_cap, cache_key, cache_warn, cache_warn_ctx and cache_ops; links the cache code. */
+void spo_config_use_token_cache(spo_config *cfg, uint8_t *buf, size_t cap, const char *key,
+                                void (*warn)(void *ctx, const char *key, int rc), void *warn_ctx);
+
+/* Delegated mode: tokens of the user signed in with spo_client_login_device(), kept in user (the
+ * caller's; it must outlive the client) and the token cache. scope NULL: "<Graph root>/Sites.Read.All
+ * offline_access". Delegated mode is used only without a secret or certificate. Fills user,
+ * user_scope and user_ops; links the device code and refresh token code. */
+void spo_config_use_user(spo_config *cfg, spo_delegated *user, const char *scope);
+
+/* Connect through an HTTP proxy: proxy_url as http://[user:password@]host[:port] (NULL or "":
+ * directly), no_proxy the hosts reached directly (not copied: it must outlive the client), trace
+ * (may be NULL) called with trace_ctx once per connection. Fills proxy, no_proxy, proxy_trace and
+ * proxy_ops; links the proxy code. */
+void spo_config_use_proxy(spo_config *cfg, const char *proxy_url, const char *no_proxy,
+                          spo_proxy_trace_fn trace);
 
 typedef struct spo_client {
     const spo_port *port;
@@ -133,6 +207,9 @@ typedef struct spo_client {
     char client_id[SPO_ID_MAX];
     char secret[SPO_SECRET_MAX];
     spo_cert_cred *cert;        /* spo_config.cert, loaded when a certificate is used (use_cert) */
+    const spo_cert_ops *cert_ops; /* the features' tables from spo_config (NULL: not linked) */
+    const spo_cache_ops *cache_ops;
+    const spo_user_ops *user_ops;
     uint8_t use_cert;
     uint8_t clock_set;          /* clock_offset came from a Date header */
     uint8_t clock_unknown;      /* the clock is unset and no Date could be had: sign-in impossible */

@@ -60,8 +60,8 @@ int main(int argc, char **argv)
     cfg.tenant = getenv("AZURE_TENANT_ID");
     cfg.client_id = getenv("AZURE_CLIENT_ID");
     static spo_cert_cred cred;
-    cfg.client_certificate_path = getenv("AZURE_CLIENT_CERTIFICATE_PATH");
-    cfg.cert = &cred;
+    spo_config_use_certificate(&cfg, &cred, getenv("AZURE_CLIENT_CERTIFICATE_PATH"), NULL,
+                               SPO_JWT_PS256);
     cfg.authority_host = getenv("AZURE_AUTHORITY_HOST");
     cfg.graph_url = getenv("SPO_GRAPH_URL");
     cfg.ca_file = getenv("SPO_CA_FILE");

@@ -131,10 +131,8 @@ static void setup_client(int64_t device_wall, const char *path, uint8_t alg)
     cfg.tenant = TENANT;
     cfg.client_id = CLIENT_ID;
     static spo_cert_cred cred;
-    cfg.client_certificate_path = path;
-    cfg.cert = &cred;
+    spo_config_use_certificate(&cfg, &cred, path, NULL, alg);
     cfg.client_secret = path ? NULL : "not-a-real-secret";
-    cfg.jwt_alg = alg;
     cfg.authority_host = "https://login.example.test";
     cfg.graph_url = "https://graph.example.test";
     cfg.ca_pem = dummy_ca;
@@ -246,8 +244,9 @@ static void test_token_request_carries_assertion(void **state)
     spo_client_cleanup(&C);
 }
 
-/* The credential's storage is the caller's: a certificate without it is refused at init, with a
- * message, before anything is read or sent; cleanup wipes the caller's credential. */
+/* The credential's storage is the caller's: a certificate without it (or without its setter) is
+ * refused at init, with a message, before anything is read or sent; cleanup wipes the caller's
+ * credential. */
 static void test_cert_storage_is_the_callers(void **state)
 {
     (void)state;
@@ -261,11 +260,16 @@ static void test_cert_storage_is_the_callers(void **state)
     cfg.graph_url = "https://graph.example.test";
     cfg.ca_pem = dummy_ca;
     cfg.ca_pem_len = sizeof dummy_ca - 1;
+    /* the path alone, without the setter: the certificate code may not be linked */
+    assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_E_ARG);
+    assert_non_null(strstr(spo_client_diag(&C)->message, "spo_config_use_certificate()"));
+    spo_client_cleanup(&C);
+    spo_config_use_certificate(&cfg, NULL, pem_path, NULL, SPO_JWT_PS256);
     assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_E_ARG);
     assert_non_null(strstr(spo_client_diag(&C)->message, "spo_config.cert"));
     spo_client_cleanup(&C);
     static spo_cert_cred cred;
-    cfg.cert = &cred;
+    spo_config_use_certificate(&cfg, &cred, pem_path, NULL, SPO_JWT_PS256);
     assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_OK);
     assert_int_equal(cred.loaded, 1);
     spo_client_cleanup(&C);
@@ -458,11 +462,53 @@ static void test_rsa4096_long_aud_fits(void **state)
     spo_cert_wipe(&cred);
 }
 
+/* The token cache, delegated mode and the proxy are linked only through their setters: their
+ * fields set without them are refused at init with a message naming the setter (never ignored),
+ * and with the setter the same settings are accepted. */
+static void test_features_need_their_setters(void **state)
+{
+    (void)state;
+    static const uint8_t dummy_ca[] = "-----BEGIN CERTIFICATE-----\n";
+    static uint8_t buf[64];
+    static spo_delegated user;
+    for (int i = 0; i < 3; i++) {
+        spo_config cfg = { 0 };
+        cfg.tenant = TENANT;
+        cfg.client_id = CLIENT_ID;
+        cfg.client_secret = i == 1 ? NULL : "not-a-real-secret";
+        cfg.graph_url = "https://graph.example.test";
+        cfg.ca_pem = dummy_ca;
+        cfg.ca_pem_len = sizeof dummy_ca - 1;
+        const char *setter = i == 0 ? "spo_config_use_token_cache()"
+                           : i == 1 ? "spo_config_use_user()" : "spo_config_use_proxy()";
+        if (i == 0) {
+            cfg.cache_buf = buf;
+            cfg.cache_cap = sizeof buf;
+        } else if (i == 1) {
+            cfg.user = &user;
+        } else {
+            cfg.proxy = "http://proxy.example.test:3128";
+        }
+        assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_E_ARG);
+        assert_non_null(strstr(spo_client_diag(&C)->message, setter));
+        spo_client_cleanup(&C);
+        if (i == 0)
+            spo_config_use_token_cache(&cfg, buf, sizeof buf, NULL, NULL, NULL);
+        else if (i == 1)
+            spo_config_use_user(&cfg, &user, NULL);
+        else
+            spo_config_use_proxy(&cfg, cfg.proxy, NULL, NULL);
+        assert_int_equal(spo_client_init(&C, spo_port_posix(), &cfg), SPO_OK);
+        spo_client_cleanup(&C);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_request_carries_assertion),
         cmocka_unit_test(test_cert_storage_is_the_callers),
+        cmocka_unit_test(test_features_need_their_setters),
         cmocka_unit_test(test_rs256_option),
         cmocka_unit_test(test_700024_corrected_once),
         cmocka_unit_test(test_second_700024_is_an_error),
