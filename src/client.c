@@ -119,7 +119,6 @@ static int copy_setting(char *dst, size_t cap, const char *src, const char *what
 int spo_client_fetch(spo_client *c)
 {
     const spo_port *p = c->port;
-    uint32_t backoff = c->graph.backoff_ms;
     int clock_retried = 0;
     c->clock_unknown = 0;
     /* An assertion dated 1970 is refused for sure: learn the time first (spo/spo.h, "The clock"). */
@@ -151,21 +150,13 @@ int spo_client_fetch(spo_client *c)
             clock_from_date(c, "AADSTS700024");
             continue;
         }
-        int st = c->diag.status;
-        int again = rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
-                    rc == SPO_E_NET_IO || rc == SPO_E_HTTP_TRUNCATED ||
-                    (rc == SPO_E_AUTH && (st == 429 || st == 500 || st == 502 || st == 503 ||
-                                          st == 504));
+        /* Graph's retry policy: the same failures, the same waits (spo/graph.h). */
+        int again = spo_graph_transient(rc) ||
+                    (rc == SPO_E_AUTH && spo_graph_retry_status(c->diag.status));
         if (!again || attempt >= c->graph.max_retries)
             return rc;
         uint32_t wait = c->diag.retry_after_ms;
-        if (!wait) {
-            uint32_t r = 0;
-            (void)p->entropy(p->ctx, (uint8_t *)&r, sizeof r);
-            wait = backoff / 2 + (backoff / 2 ? r % (backoff / 2 + 1) : 0);
-            backoff = backoff >= c->graph.backoff_cap_ms / 2 ? c->graph.backoff_cap_ms : backoff * 2;
-        }
-        p->sleep_ms(p->ctx, wait);
+        p->sleep_ms(p->ctx, wait ? wait : spo_graph_backoff(&c->graph, attempt));
     }
 }
 

@@ -105,9 +105,7 @@ int spo_client_user_token(spo_client *c, int force)
 /* A poll that failed on the way (throttled, server error, network): the next one may work. */
 static int transient(int rc, const spo_diag *d)
 {
-    return rc == SPO_E_NET_CONNECT || rc == SPO_E_NET_TIMEOUT || rc == SPO_E_NET_CLOSED ||
-           rc == SPO_E_NET_IO || rc == SPO_E_HTTP_TRUNCATED ||
-           (rc == SPO_E_AUTH && (d->status == 429 || d->status >= 500));
+    return spo_graph_transient(rc) || (rc == SPO_E_AUTH && (d->status == 429 || d->status >= 500));
 }
 
 int spo_client_login_device(spo_client *c, void (*prompt)(void *ctx, const spo_delegated *d),
