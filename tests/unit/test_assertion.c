@@ -874,9 +874,12 @@ static void key_secrets(const char *der_name, uint8_t be[16], uint8_t le[16])
     size_t n;
     uint8_t *d = (uint8_t *)slurp(der_name, &n);
     size_t i = 4; /* SEQUENCE, long form with two length bytes */
-    for (int field = 0; field < 3; field++) { /* version, n, e */
+    size_t hl = 0, len = 0;
+    for (int field = 0; field < 4; field++) { /* version, n, e, then d */
         assert_int_equal(d[i], 0x02);
-        size_t len = d[i + 1], hl = 2;
+        /* any DER length form: d is one byte shorter than n about once in 30 keys (02 81 FF) */
+        len = d[i + 1];
+        hl = 2;
         if (len & 0x80) {
             size_t nb = len & 0x7f;
             len = 0;
@@ -884,13 +887,13 @@ static void key_secrets(const char *der_name, uint8_t be[16], uint8_t le[16])
                 len = len << 8 | d[i + 2 + k];
             hl = 2 + nb;
         }
-        i += hl + len;
+        if (field < 3)
+            i += hl + len;
     }
-    assert_int_equal(d[i], 0x02); /* d: 02 82 LL LL */
-    size_t dlen = (size_t)d[i + 2] << 8 | d[i + 3];
-    memcpy(be, d + i + 4 + dlen / 2, 16);
+    assert_true(len >= 128 && i + hl + len <= n);
+    memcpy(be, d + i + hl + len / 2, 16);
     for (int k = 0; k < 16; k++)
-        le[k] = d[i + 4 + dlen - 1 - (size_t)k];
+        le[k] = d[i + hl + len - 1 - (size_t)k];
     free(d);
 }
 
