@@ -340,19 +340,15 @@ int spo_device_poll(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn 
 
 /* ---- the refresh grant ---- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Decode the form value body[from, to) into out (cap > to - from always suffices). */
 static void form_decode(const char *body, size_t from, size_t to, char *out)
 {
     size_t n = 0;
     for (size_t i = from; i < to; i++) {
-        if (body[i] == '%' && i + 2 < to && hexval(body[i + 1]) >= 0 && hexval(body[i + 2]) >= 0) {
-            out[n++] = (char)(hexval(body[i + 1]) * 16 + hexval(body[i + 2]));
+        int hi = i + 2 < to ? spo_url_hexval((unsigned char)body[i + 1]) : -1;
+        int lo = i + 2 < to ? spo_url_hexval((unsigned char)body[i + 2]) : -1;
+        if (body[i] == '%' && hi >= 0 && lo >= 0) {
+            out[n++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
             out[n++] = body[i];

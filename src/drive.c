@@ -50,17 +50,6 @@ int spo_drive_is_id(const char *s, size_t n, const char *extra)
     return 1;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Append the segments of p[0..len) percent-encoded, '/' between them (dst NULL: only check and
  * count them). With decode, %XX in the input is a byte (a URL copied from a browser). "." and ".."
  * are checked after decoding. */
@@ -82,8 +71,8 @@ static int put_segments(char *dst, size_t cap, size_t *pos, const char *p, size_
         for (; i < len && p[i] != '/'; i++, bytes++) {
             unsigned char b = (unsigned char)p[i];
             if (decode && b == '%') {
-                int hi = i + 2 < len ? hexval((unsigned char)p[i + 1]) : -1;
-                int lo = i + 2 < len ? hexval((unsigned char)p[i + 2]) : -1;
+                int hi = i + 2 < len ? spo_url_hexval((unsigned char)p[i + 1]) : -1;
+                int lo = i + 2 < len ? spo_url_hexval((unsigned char)p[i + 2]) : -1;
                 if (hi < 0 || lo < 0)
                     return SPO_E_ARG;
                 b = (unsigned char)(hi * 16 + lo);

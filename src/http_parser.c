@@ -77,17 +77,6 @@ static int is_visible(uint8_t c)
     return c >= 0x21 && c != 0x7f;
 }
 
-static int hex_value(uint8_t c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int lower(int c)
 {
     return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
@@ -474,7 +463,7 @@ static int chunk_line_byte(spo_http_parser *p, uint8_t c)
         return rc;
     switch (p->state) {
     case S_CHUNK_SIZE: {
-        int h = hex_value(c);
+        int h = spo_url_hexval(c);
         if (h >= 0) {
             if (p->remaining > (UINT64_MAX >> 4))
                 return SPO_E_HTTP_FRAMING;

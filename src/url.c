@@ -152,6 +152,17 @@ int spo_url_same_origin(const spo_url *a, const spo_url *b)
     return 1;
 }
 
+int spo_url_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int spo_url_encode_append(char *dst, size_t cap, size_t *pos, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";

@@ -55,6 +55,9 @@ int spo_url_same_origin(const spo_url *a, const spo_url *b);
  * dst stays NUL-terminated. Returns SPO_OK or SPO_E_TOO_LONG (nothing past *pos is promised). */
 int spo_url_encode_append(char *dst, size_t cap, size_t *pos, const char *s, size_t len);
 
+/* The value of the hex digit c (0-9, a-f, A-F), or -1: for %XX escapes and chunk sizes. */
+int spo_url_hexval(int c);
+
 /* True when s equals the NUL-terminated z, ASCII case-insensitively (header names, hosts). */
 int spo_http_span_ieq(spo_span s, const char *z);
 

@@ -155,6 +155,24 @@ static void same_origin(void **state)
     assert_false(spo_url_same_origin(NULL, &u));
 }
 
+/* Every byte value: exactly the 22 hex digits have a value, and it is theirs. */
+static void hexval(void **state)
+{
+    (void)state;
+    int digits = 0;
+    for (int c = -128; c < 256; c++) {
+        int v = spo_url_hexval(c);
+        const char *p = c > 0 ? strchr("0123456789abcdef", c >= 'A' && c <= 'F' ? c + 32 : c) : NULL;
+        if (p && *p) {
+            assert_int_equal(v, (int)(p - "0123456789abcdef"));
+            digits++;
+        } else {
+            assert_int_equal(v, -1);
+        }
+    }
+    assert_int_equal(digits, 22);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +180,7 @@ int main(void)
         cmocka_unit_test(invalid_urls),
         cmocka_unit_test(limits),
         cmocka_unit_test(same_origin),
+        cmocka_unit_test(hexval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
