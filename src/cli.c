@@ -225,6 +225,12 @@ static void clock_note(void *ctx, int64_t offset_s, const char *why)
                     "(%s); now %s\n", (long long)offset_s, why, spo_cli_utc(spo_client_wall(&client)));
 }
 
+static void wait_note(void *ctx, uint32_t ms)
+{
+    (void)ctx;
+    fprintf(stderr, "spo: waiting %u.%u s before trying again\n", ms / 1000, ms % 1000 / 100);
+}
+
 static void trace(void *ctx, const char *method, const spo_url *url, int status, uint32_t ms)
 {
     const spo_client *c = ctx;
@@ -415,6 +421,7 @@ int main(int argc, char **argv)
         o.cfg.trace = trace;
         o.cfg.trace_ctx = &client;
         o.cfg.clock_note = clock_note;
+        o.cfg.wait_note = wait_note;
         o.cfg.proxy_trace = spo_cli_proxy_trace;
     }
     if (cache && cache[0] != '/' && strcmp(cache, "off") != 0)

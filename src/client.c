@@ -58,6 +58,8 @@ static int64_t graph_wall(void *ctx)
 static void graph_sleep(void *ctx, uint32_t ms)
 {
     const spo_client *c = ctx;
+    if (c->wait_note)
+        c->wait_note(c->clock_note_ctx, ms);
     c->port->sleep_ms(c->port->ctx, ms);
 }
 
@@ -156,7 +158,7 @@ int spo_client_fetch(spo_client *c)
         if (!again || attempt >= c->graph.max_retries)
             return rc;
         uint32_t wait = c->diag.retry_after_ms;
-        p->sleep_ms(p->ctx, wait ? wait : spo_graph_backoff(&c->graph, attempt));
+        graph_sleep(c, wait ? wait : spo_graph_backoff(&c->graph, attempt));
     }
 }
 
@@ -309,6 +311,7 @@ int spo_client_init(spo_client *c, const spo_port *port, const spo_config *cfg)
     /* A new client starts from the port's clock; what an earlier one learnt is not kept. */
     spo_tls_set_clock_offset(0);
     c->clock_note = cfg->clock_note;
+    c->wait_note = cfg->wait_note;
     c->clock_note_ctx = cfg->trace_ctx;
     if (use_cert) {
         /* After spo_tls_global_init: the key is checked in mbedTLS's pool. */

@@ -140,6 +140,10 @@ typedef struct spo_config {
      * (offset_s: corrected wall - port wall; why: "clock before the build date" or
      * "AADSTS700024"). */
     void (*clock_note)(void *ctx, int64_t offset_s, const char *why);
+    /* Optional, with trace_ctx: called before each wait between attempts (a Retry-After or a
+     * backoff, token requests and Graph alike), so that a long throttled pause does not look like
+     * a hang. */
+    void (*wait_note)(void *ctx, uint32_t ms);
     /* Set with spo_config_use_proxy(). An HTTP proxy for every connection (token endpoint and
      * Graph alike), as
      * http://[user:password@]host[:port] (see spo_proxy_url_parse; the credentials are copied and
@@ -216,7 +220,8 @@ typedef struct spo_client {
     uint8_t probing;            /* a spo_auth_clock_probe request is under way (for traces) */
     int64_t clock_offset;       /* seconds: corrected wall = port wall + clock_offset */
     void (*clock_note)(void *ctx, int64_t offset_s, const char *why);
-    void *clock_note_ctx;
+    void (*wait_note)(void *ctx, uint32_t ms);
+    void *clock_note_ctx;       /* for clock_note and wait_note */
     char authority[SPO_CFG_URL_MAX];
     char scope[SPO_CFG_URL_MAX];
     spo_auth_config auth_cfg;

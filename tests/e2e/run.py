@@ -952,6 +952,23 @@ def _(t):
     no_leaks(r, e)
 
 
+@case("verbose.waits_are_said")
+def _(t):
+    # a throttled pause is announced, so that it does not look like a hang: one for the token
+    # endpoint's 429, one for Graph's
+    e = main_emu(t, sites=450, throttle=1, throttle_after=1, retry_after="1", token_throttle=1)
+    r = t.spo_run(["--verbose", "sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    if r.err_text.count("spo: waiting 1.0 s before trying again") != 2:
+        raise Fail("expected two 'waiting 1.0 s' lines: %r" % r.err_text[-800:])
+    e.configure(sites=450, throttle=1, throttle_after=1, retry_after="1")
+    r = t.spo_run(["sites"], t.env(e))
+    expect_exact(r, t.expected(450))
+    if "waiting" in r.err_text:
+        raise Fail("without --verbose nothing is said about waits: %r" % r.err_text)
+    no_leaks(r, e)
+
+
 @case("verbose.token")
 def _(t):
     e = main_emu(t)
