@@ -189,7 +189,10 @@ class Run:
         cmd = [self.spo] + list(argv)
         if self.args.valgrind:
             cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full", "-q"] + cmd
-        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # With SIGINT at its default, as under a terminal: a runner started as a background job
+        # inherits SIGINT ignored, and spo rightly keeps an ignored SIGINT ignored (nohup).
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     # expected output: the emulator's own --dump-sites code, cached per (sites, seed)
     def expected(self, n=100, seed=1, fmt="tsv", search=None):
@@ -2351,11 +2354,10 @@ def _(t):
     no_leaks(r, e)
 
 
-@case("files.get_interrupted_removes_temp")
-def _(t):
+def get_interrupted(t, sig):
     e = main_emu(t)
     drive_put(e, "get/slow.bin", size=1 << 20, pattern="seq")
-    d = os.path.join(t.tmp, "get-interrupted")
+    d = os.path.join(t.tmp, "get-interrupted-%d" % sig)
     os.makedirs(d, exist_ok=True)
     local = os.path.join(d, "slow.bin")
     argv = ["get", FILES_SITE, "get/slow.bin", local]
@@ -2378,7 +2380,7 @@ def _(t):
         proc.wait()
         raise Fail("spo ended (rc %s) or made no temporary file before the interrupt: %r"
                    % (proc.returncode, proc.stderr.read()[-300:]))
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     try:
         proc.wait(timeout=30 * t.timeout_scale)
     finally:
@@ -2387,11 +2389,21 @@ def _(t):
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
-    if proc.returncode != -signal.SIGINT:
-        raise Fail("expected spo to end by SIGINT, its exit status was %s" % proc.returncode)
+    if proc.returncode != -sig:
+        raise Fail("expected spo to end by signal %d, its exit status was %s" % (sig, proc.returncode))
     no_temp_left(t, d)
     if os.path.exists(local):
         raise Fail("LOCAL exists after an interrupted download")
+
+
+@case("files.get_interrupted_removes_temp")
+def _(t):
+    get_interrupted(t, signal.SIGINT)
+
+
+@case("files.get_terminated_removes_temp")
+def _(t):
+    get_interrupted(t, signal.SIGTERM)
 
 
 def list_items(e, name="Telemetry"):
