@@ -304,7 +304,7 @@ static int run_call(spo_graph *g, spo_graph_req *r, int listing)
             return p.elem_rc; /* the caller's callback stopped: its value, whatever its sign */
         if (rc > 0 && (is_2xx(rc) || (r->accept_redirect && rc >= 300 && rc < 400)))
             return SPO_OK;
-        if (rc < 0 && (p.elem_rc || (p.json_err && is_2xx(p.status)) || rc == SPO_E_TOO_LONG))
+        if (rc < 0 && ((p.json_err && is_2xx(p.status)) || rc == SPO_E_TOO_LONG))
             return rc;
 
         if (!g->diag->request_id[0])
