@@ -278,7 +278,7 @@ static int call_once(spo_graph *g, spo_graph_req *r, int listing, uint64_t *deli
 }
 
 /* Run g->url until it succeeds or fails for good. */
-static int run_call(spo_graph *g, spo_graph_req *r, int listing)
+static int run_call_inner(spo_graph *g, spo_graph_req *r, int listing)
 {
     uint64_t delivered = 0;
     uint32_t attempt = 0;
@@ -341,6 +341,15 @@ static int run_call(spo_graph *g, spo_graph_req *r, int listing)
         if (wait && g->sleep_ms)
             g->sleep_ms(g->clock_ctx, wait);
     }
+}
+
+/* Every way out cleans the diag: a 2xx answer can carry an "error" object and then break, and
+ * what it captured on the way is the server's text, printed as it stands by the caller. */
+static int run_call(spo_graph *g, spo_graph_req *r, int listing)
+{
+    int rc = run_call_inner(g, r, listing);
+    spo_diag_clean(g->diag);
+    return rc;
 }
 
 int spo_graph_call(spo_graph *g, spo_graph_req *r)

@@ -274,6 +274,18 @@ static void test_error_text_is_made_safe(void **state)
     assert_string_equal(D.message, "a?]0;pwned? ??");
 }
 
+/* A 200 answer can carry an "error" object too; when its JSON then breaks, what was captured on
+ * the way must be as safe to print as a real error's text (found by fuzz_graph_error). */
+static void test_error_text_in_broken_200_is_made_safe(void **state)
+{
+    (void)state;
+    reset(0);
+    fake_add(&F, page_body(200, "{\"error\":{\"code\":\"x\\u000b\",\"message\":\"a\\b\\f\"}, !", 0, NULL), 0, 0);
+    assert_int_equal(spo_graph_list_sites(&G, NULL, on_site, NULL), SPO_E_JSON_SYNTAX);
+    assert_string_equal(D.code, "x?");
+    assert_string_equal(D.message, "a??");
+}
+
 static void test_empty_page_with_next(void **state)
 {
     (void)state;
@@ -300,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_403_and_malformed),
         cmocka_unit_test(test_empty_page_with_next),
         cmocka_unit_test(test_error_text_is_made_safe),
+        cmocka_unit_test(test_error_text_in_broken_200_is_made_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
