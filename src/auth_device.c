@@ -96,14 +96,6 @@ static int clean_value(const char *s, size_t len)
     return 1;
 }
 
-/* Texts shown to the person come from the network: no control character reaches the terminal. */
-static void printable(char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            *s = '?';
-}
-
 static void say(spo_diag *diag, const char *text)
 {
     size_t n = strlen(text);
@@ -236,9 +228,9 @@ int spo_device_start(spo_delegated *d, const spo_auth_config *cfg, spo_http_conn
         *diag = saved;
         return rc;
     }
-    printable(d->user_code);
-    printable(d->verification_uri);
-    printable(d->message);
+    spo_text_clean(d->user_code, 0); /* shown to the person: from the network */
+    spo_text_clean(d->verification_uri, 0);
+    spo_text_clean(d->message, 0);
     return SPO_OK;
 }
 
@@ -292,7 +284,7 @@ static int token_request(spo_delegated *d, const spo_auth_config *cfg, size_t le
     t->lifetime_s = life;
     t->obtained_ms = now_ms;
     t->expires_wall = wall + (int64_t)life;
-    printable(d->scope);
+    spo_text_clean(d->scope, 0);
     *refresh_found = caps[4].found && caps[4].len > 0;
     return 200;
 }

@@ -176,15 +176,23 @@ typedef struct sites_out {
 } sites_out;
 
 /* Text mode is one site per line: control characters (never seen in real names) become spaces
- * so that a line is always a site. --json keeps every byte. */
+ * so that a line is always a site and a name cannot drive the terminal: C0, DEL and the C1 range
+ * in UTF-8 (U+0080..U+009F: NEL ends a line, CSI starts an escape on some terminals). --json
+ * keeps every byte. */
 void spo_cli_text(const char *s, size_t n)
 {
     size_t run = 0; /* bytes since the last control character, written in one call */
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 || ch == 0x7f) {
+        size_t w = ch < 0x20 || ch == 0x7f ? 1
+                   : ch == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+                           (unsigned char)s[i + 1] <= 0x9f
+                       ? 2
+                       : 0;
+        if (w) {
             fwrite(s + run, 1, i - run, stdout);
             putchar(' ');
+            i += w - 1;
             run = i + 1;
         }
     }

@@ -45,7 +45,7 @@ const char *spo_strerror(int status)
     }
 }
 
-static void clean_text(char *s, int first_line)
+void spo_text_clean(char *s, int first_line)
 {
     for (unsigned char *p = (unsigned char *)s; *p; p++) {
         if (first_line && (*p == '\r' || *p == '\n')) {
@@ -64,8 +64,8 @@ static void clean_text(char *s, int first_line)
 
 void spo_diag_clean(spo_diag *d)
 {
-    clean_text(d->code, 0);
-    clean_text(d->aadsts, 0);
-    clean_text(d->request_id, 0);
-    clean_text(d->message, 1);
+    spo_text_clean(d->code, 0);
+    spo_text_clean(d->aadsts, 0);
+    spo_text_clean(d->request_id, 0);
+    spo_text_clean(d->message, 1);
 }

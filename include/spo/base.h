@@ -76,6 +76,12 @@ typedef struct spo_diag {
  * move the cursor or retitle the user's terminal through an error text. */
 void spo_diag_clean(spo_diag *d);
 
+/* Make one NUL-terminated text from the network safe to print, in place: C0 controls, DEL and
+ * UTF-8-encoded C1 controls (U+0080..U+009F, which some terminals obey as escapes) become '?';
+ * with first_line set, the text is cut at its first CR or LF. What spo_diag_clean() does to each
+ * field. */
+void spo_text_clean(char *s, int first_line);
+
 /* A short English name for a status ("TLS pool exhausted", ...). Never NULL. */
 const char *spo_strerror(int status);
 

@@ -215,10 +215,11 @@ static void test_start_terminal_escapes_made_safe(void **state)
     (void)state;
     setup_conn(0);
     fake_add(&F, http_json(200, "OK", "{\"device_code\":\"dc\",\"user_code\":\"U\\u001b]0;x\\u0007\","
-                                      "\"verification_uri\":\"https://v\",\"message\":\"go\\u001b[2J\\r\\nnow\"}"),
+                                      "\"verification_uri\":\"https://v\\u009b2J\x7f\",\"message\":\"go\\u001b[2J\\r\\nnow\"}"),
              0, 0);
     assert_int_equal(start(), SPO_OK);
     assert_string_equal(Dg.user_code, "U?]0;x?");
+    assert_string_equal(Dg.verification_uri, "https://v??2J?"); /* C1 CSI (2 bytes) and DEL */
     assert_string_equal(Dg.message, "go?[2J??now");
 }
 
