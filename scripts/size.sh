@@ -7,6 +7,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 B=build/cortex-m4
+mkdir -p build
 make -s --no-print-directory BOARD=cortex-m4 firmware firmware-full >"$B.size.log" 2>&1 ||
   { cat "$B.size.log"; echo "size: the cortex-m4 firmware did not build"; exit 1; }
 gcc_version=$(arm-none-eabi-gcc -dumpversion)
