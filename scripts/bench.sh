@@ -24,19 +24,8 @@ cc -O2 -std=c11 -D_DEFAULT_SOURCE -Iinclude tests/bench/bench_json.c tests/bench
 "$run/bench_json" 10
 echo
 
-bash tests/pki.sh "$run/pki" >/dev/null
-/usr/bin/python3 tests/emulator/emulator.py --cert "$run/pki/chain.pem" --key "$run/pki/server.key" \
-  --port 0 --sites "$sites" --port-file "$run/port" >/dev/null 2>"$run/emulator.err" &
-emu=$!
-trap 'kill $emu 2>/dev/null; wait $emu 2>/dev/null || true' EXIT
-for _ in $(seq 200); do [ -s "$run/port" ] && break; sleep 0.1; done
-port=$(cat "$run/port")
-export AZURE_TENANT_ID=aaaabbbb-0000-cccc-1111-dddd2222eeee
-export AZURE_CLIENT_ID=535fb089-9ff3-47b6-9bfb-4f1264799865
-export AZURE_CLIENT_SECRET='Xq8Q~fT3.kL_9zR-eP+wN/uY=bD4mG6hJ2sV7cA1'
-unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY  # the emulator is local: never through a proxy
-export AZURE_AUTHORITY_HOST=https://localhost:$port SPO_GRAPH_URL=https://localhost:$port
-export SPO_CA_FILE=$top/$run/pki/ca.pem
+. tests/emulator/start.sh
+emu_start "$run" --sites "$sites"
 # Like the tools it is compared with, each run signs in (and nothing lands in ~/.config).
 export SPO_TOKEN_CACHE=off
 # msal validates the authority by fetching the tenant's OpenID configuration: the emulator serves it.

@@ -11,19 +11,9 @@ bin=${SPO_BIN:-build/linux-host/spo}
 make -s cli >/dev/null   # the host build (a cross board's binary is built by `make memreport`)
 run=build/memreport-${SPO_BOARD:-linux-host}; rm -rf "$run"; mkdir -p "$run"
 echo "memreport: $bin${SPO_WRAP:+ under $SPO_WRAP}"
-bash tests/pki.sh "$run/pki" >/dev/null
-/usr/bin/python3 tests/emulator/emulator.py --cert "$run/pki/chain.pem" --key "$run/pki/server.key" \
-  --port 0 --sites 20000 --port-file "$run/port" >/dev/null 2>"$run/emulator.err" &
-emu=$!
-trap 'kill $emu 2>/dev/null; wait $emu 2>/dev/null || true' EXIT
-for _ in $(seq 200); do [ -s "$run/port" ] && break; sleep 0.1; done
-port=$(cat "$run/port")
-export AZURE_TENANT_ID=aaaabbbb-0000-cccc-1111-dddd2222eeee
-export AZURE_CLIENT_ID=535fb089-9ff3-47b6-9bfb-4f1264799865
-export AZURE_CLIENT_SECRET='Xq8Q~fT3.kL_9zR-eP+wN/uY=bD4mG6hJ2sV7cA1'
-unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY  # the emulator is local: never through a proxy
-export AZURE_AUTHORITY_HOST=https://localhost:$port SPO_GRAPH_URL=https://localhost:$port
-export SPO_CA_FILE=$run/pki/ca.pem SPO_MEMREPORT=1
+. tests/emulator/start.sh
+emu_start "$run" --sites 20000
+export SPO_MEMREPORT=1
 # Each run measured the same way, token request included (and nothing lands in ~/.config).
 export SPO_TOKEN_CACHE=off
 
@@ -68,14 +58,8 @@ measure_get 1048576 small
 measure_get 52428800 large
 # The same listing against the shape of Microsoft's real chains (RSA-4096 issuing CA, a leaf with
 # many names): the pool figure that matters for login.microsoftonline.com and graph.microsoft.com.
-kill $emu 2>/dev/null; wait $emu 2>/dev/null || true
-rm -f "$run/port"
-/usr/bin/python3 tests/emulator/emulator.py --cert "$run/pki/mslike-chain.pem" --key "$run/pki/mslike.key" \
-  --port 0 --sites 100 --port-file "$run/port" >/dev/null 2>"$run/emulator.err" &
-emu=$!
-for _ in $(seq 200); do [ -s "$run/port" ] && break; sleep 0.1; done
-port=$(cat "$run/port")
-export AZURE_AUTHORITY_HOST=https://localhost:$port SPO_GRAPH_URL=https://localhost:$port
+emu_stop
+EMU_CHAIN=mslike-chain.pem EMU_KEY=mslike.key emu_start "$run" --sites 100
 measure 100; mv "$run/fig-100" "$run/fig-ms"
 # Certificate sign-in (RSA-4096, PS256) on the same chain: signing runs with no TLS connection open
 # (src/auth.c), so the pool peak is the larger of the two, not their sum.

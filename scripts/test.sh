@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make test: every unit test (plain and under ASan/UBSan), then the end-to-end tests of the CLI
 # against the emulator (plain, ASan/UBSan, valgrind), the long runs (tests/long, SPO_SKIP_LONG=1
-# skips them), spo against nginx (tests/nginx, plain and ASan; SPO_SKIP_NGINX=1 skips it) and the
-# emulator's self-tests.
+# skips them), `make install` (tests/install), spo against nginx (tests/nginx, plain and ASan;
+# SPO_SKIP_NGINX=1 skips it) and the emulator's self-tests.
 # Ends with "N passed, N failed".
 # A cross board (SPO_BOARD=rpi-armhf, set by `make BOARD=.. test`) runs its own binaries under
 # SPO_RUN (qemu-user): the unit tests and the end-to-end tests, without ASan, valgrind or long runs.
@@ -77,6 +77,12 @@ fi
 # Certificate sign-in with a wrong device clock (a day behind, years ahead, 1970), library API.
 if [ -f tests/long/cert_clock.sh ] && [ "$board" = linux-host ]; then
   SHOW=ok suite cert_clock clock "certificate sign-in, wrong clock" bash tests/long/cert_clock.sh
+fi
+
+# make install into two prefixes (bundled mbedTLS, MBEDTLS_DIR) and DESTDIR; a program built from
+# spo.pc alone lists the emulator's sites, as does the installed spo.
+if [ -f tests/install/run.sh ] && [ "$board" = linux-host ]; then
+  SHOW=ok suite install install "make install, pkg-config" bash tests/install/run.sh
 fi
 
 if [ -f tests/nginx/run.sh ] && [ "${SPO_SKIP_NGINX:-0}" != 1 ] && [ "$board" = linux-host ]; then

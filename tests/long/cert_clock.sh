@@ -22,17 +22,11 @@ cc -O1 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Iinclude -Iconfig -I
   openssl req -x509 -newkey rsa:2048 -nodes -keyout app.key -out app.crt -days 30 -subj /CN=spo-clock
   cat app.crt app.key > app.pem
 ) >/dev/null 2>&1 || { echo "clock: openssl failed"; exit 1; }
-bash tests/pki.sh "$run/pki" >/dev/null || exit 1
-/usr/bin/python3 tests/emulator/emulator.py --cert "$run/pki/longlived-chain.pem" --key "$run/pki/longlived.key" --port 0 \
-  --sites 25 --client-cert "$run/app.crt" --port-file "$run/port" >/dev/null 2>"$run/emulator.err" &
-emu=$!
-trap 'kill $emu 2>/dev/null; wait $emu 2>/dev/null || true' EXIT
-for _ in $(seq 200); do [ -s "$run/port" ] && break; sleep 0.1; done
-port=$(cat "$run/port")
-export AZURE_TENANT_ID=aaaabbbb-0000-cccc-1111-dddd2222eeee
-export AZURE_CLIENT_ID=535fb089-9ff3-47b6-9bfb-4f1264799865
-export AZURE_AUTHORITY_HOST=https://localhost:$port SPO_GRAPH_URL=https://localhost:$port
-export SPO_CA_FILE=$run/pki/ca.pem AZURE_CLIENT_CERTIFICATE_PATH=$run/app.pem
+. tests/emulator/start.sh
+EMU_CHAIN=longlived-chain.pem EMU_KEY=longlived.key emu_start "$run" --sites 25 \
+  --client-cert "$run/app.crt" || exit 1
+unset AZURE_CLIENT_SECRET
+export AZURE_CLIENT_CERTIFICATE_PATH=$run/app.pem
 api() { curl -sS --cacert "$SPO_CA_FILE" -X "$1" ${2:+-d "$2"} "https://localhost:$port/_emulator/$3"; }
 # stat EXPR: a Python expression over the emulator's stats d
 stat() { api GET "" stats | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

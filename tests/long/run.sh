@@ -11,19 +11,8 @@ make -s lib >/dev/null || exit 1
 cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Iinclude -Iconfig -I.deps/mbedtls-3.6.6/include -I.deps/include \
   -DMBEDTLS_CONFIG_FILE='<mbedtls_config.h>' tests/long/long_run.c -o "$run/long_run" \
   build/linux-host/libspo.a .deps/mbedtls-build/host/lib/libmbedcrypto_all.a build/linux-host/libspo.a || exit 1
-bash tests/pki.sh "$run/pki" >/dev/null
-/usr/bin/python3 tests/emulator/emulator.py --cert "$run/pki/chain.pem" --key "$run/pki/server.key" \
-  --port 0 --sites 100 --page-size 999 --port-file "$run/port" >/dev/null 2>"$run/emulator.err" &
-emu=$!
-trap 'kill $emu 2>/dev/null; wait $emu 2>/dev/null || true' EXIT
-rm -f "$run/port"; for _ in $(seq 200); do [ -s "$run/port" ] && break; sleep 0.1; done
-port=$(cat "$run/port")
-export AZURE_TENANT_ID=aaaabbbb-0000-cccc-1111-dddd2222eeee
-export AZURE_CLIENT_ID=535fb089-9ff3-47b6-9bfb-4f1264799865
-export AZURE_CLIENT_SECRET='Xq8Q~fT3.kL_9zR-eP+wN/uY=bD4mG6hJ2sV7cA1'
-unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY  # the emulator is local: never through a proxy
-export AZURE_AUTHORITY_HOST=https://localhost:$port SPO_GRAPH_URL=https://localhost:$port
-export SPO_CA_FILE=$run/pki/ca.pem
+. tests/emulator/start.sh
+emu_start "$run" --sites 100 --page-size 999 || exit 1
 conf() { curl -sS --cacert "$SPO_CA_FILE" -X POST -d "$1" "https://localhost:$port/_emulator/config" >/dev/null; }
 pass=0 fail=0
 val() { grep "^$1 " "$2" | cut -d' ' -f2; }
