@@ -23,7 +23,8 @@ flock 9
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 pkgs="build-essential cmake clang libclang-rt-14-dev libcmocka-dev libjsmn-dev openssl python3
-      valgrind cppcheck dpkg-dev debian-archive-keyring bzip2 ca-certificates tinyproxy curl pkg-config groff-base
+      valgrind cppcheck dpkg-dev debian-archive-keyring bzip2 ca-certificates tinyproxy curl
+      pkg-config groff-base
       ${SPO_DEPS_EXTRA:-}
       ${SPO_BOARD_APT:-}"
 missing=""
