@@ -20,6 +20,13 @@ ok() { echo "ok install.$1"; pass=$((pass + 1)); }
 bad() { echo "FAIL install.$1: $2"; fail=$((fail + 1)); }
 [ "$(wc -l <"$run/sites.tsv")" = 25 ] || { echo "install: the emulator's site list is not 25 lines"; exit 1; }
 
+# install_as NAME MAKE-ARGUMENT...: make install with them, its output in install-NAME.log
+install_as() {
+  local name=$1; shift
+  make -s install "$@" >"$run/install-$name.log" 2>&1 ||
+    bad "$name.install" "$(tail -3 "$run/install-$name.log" | tr '\n' ' ')"
+}
+
 # check NAME PREFIX: build the consumer from PREFIX's spo.pc, run it and PREFIX's spo.
 check() {
   local name=$1 prefix=$2 flags out=$run/$1
@@ -39,8 +46,7 @@ check() {
   fi
 }
 
-make -s install PREFIX="$run/bundled" >"$run/install-bundled.log" 2>&1 ||
-  { bad bundled.install "$(tail -3 "$run/install-bundled.log" | tr '\n' ' ')"; }
+install_as bundled PREFIX="$run/bundled"
 check bundled "$run/bundled"
 if "$run/bundled/bin/spo" sites >"$run/spo.out" 2>"$run/spo.err" && cmp -s "$run/spo.out" "$run/sites.tsv"; then
   ok "bundled.cli: the installed spo lists the same 25 sites"
@@ -50,17 +56,19 @@ fi
 man=$run/bundled/share/man/man1/spo.1
 if ! command -v groff >/dev/null; then
   bad bundled.man "groff is not installed (scripts/deps.sh installs groff-base)"
-elif warn=$(groff -man -Tutf8 -ww -z "$man" 2>&1) && [ -z "$warn" ] && [ "$(groff -man -Tutf8 "$man" 2>/dev/null | wc -l)" -gt 50 ]; then
+elif groff -man -Tutf8 -ww "$man" >"$run/spo.1.txt" 2>"$run/spo.1.warn" && [ ! -s "$run/spo.1.warn" ] &&
+     [ "$(wc -l <"$run/spo.1.txt")" -gt 50 ]; then
   ok "bundled.man: spo.1 renders with no warning"
 else
-  bad bundled.man "${warn:-too short}"
+  bad bundled.man "$(head -3 "$run/spo.1.warn" | tr '\n' ' ')(rendered $(wc -l <"$run/spo.1.txt") lines)"
 fi
 
 mb=$top/.deps/mbedtls-build/host
-make -s install PREFIX="$run/external" MBEDTLS_DIR="$mb" MBEDTLS_INC="$top/.deps/mbedtls-3.6.6/include" \
-  MBEDTLS_LIB="$mb/lib/libmbedcrypto_all.a" >"$run/install-external.log" 2>&1 ||
-  { bad external.install "$(tail -3 "$run/install-external.log" | tr '\n' ' ')"; }
-if ar t "$run/external/lib/libspo.a" | grep -q '^ssl_tls\.'; then
+install_as external PREFIX="$run/external" MBEDTLS_DIR="$mb" \
+  MBEDTLS_INC="$top/.deps/mbedtls-3.6.6/include" MBEDTLS_LIB="$mb/lib/libmbedcrypto_all.a"
+if ! members=$(ar t "$run/external/lib/libspo.a" 2>&1) || ! grep -qx 'client\.o' <<<"$members"; then
+  bad external.archive "no libspo.a with spo's objects: ${members:0:100}"
+elif grep -q '^ssl_tls\.' <<<"$members"; then
   bad external.archive "libspo.a holds mbedTLS although MBEDTLS_DIR was given"
 else
   ok "external.archive: libspo.a without mbedTLS, spo.pc links $mb"
@@ -68,8 +76,7 @@ fi
 check external "$run/external"
 
 # DESTDIR: the same files as a direct install into the same prefix, and spo.pc names the prefix
-make -s install PREFIX="$run/bundled" DESTDIR="$run/staged" >"$run/install-staged.log" 2>&1 ||
-  { bad staged.install "$(tail -3 "$run/install-staged.log" | tr '\n' ' ')"; }
+install_as staged PREFIX="$run/bundled" DESTDIR="$run/staged"
 (cd "$run/bundled" && find . -type f | sort) >"$run/files-direct"
 (cd "$run/staged$run/bundled" 2>/dev/null && find . -type f | sort) >"$run/files-staged"
 if cmp -s "$run/files-direct" "$run/files-staged" && [ "$(wc -l <"$run/files-direct")" -gt 10 ] &&
